@@ -1,0 +1,480 @@
+"""The event emitter every provider parser writes through.
+
+A provider parser turns wire chunks into calls such as ``text_delta("Hel")`` or
+``tool_call_start(id, name)``; the emitter updates the one in-progress
+:class:`~alchemy.types.AssistantMessage` and pushes the matching events into the
+stream's :class:`EventBuffer`. It enforces the protocol, so no provider can break it:
+
+* one :class:`~alchemy.events.Start` before any block (sent implicitly when a
+  provider opens a block first);
+* blocks are sequential: opening a block closes the open one with its ``*End``
+  event, and ``done()`` closes the last one; a delta of another kind than the open
+  block opens a new block; ``content_index`` is the block's position in
+  ``message.content``;
+* exactly one terminal :class:`~alchemy.events.Done` or
+  :class:`~alchemy.events.Error`; every call after it is ignored;
+* on error every block and the usage received so far stay in the message (an open
+  block gets no ``*End``; a tool call keeps its best-effort arguments).
+
+Calls that make no sense (a tool-call delta with no tool call open, a ``done``
+with an error reason) raise :class:`~alchemy.errors.StreamProtocolError` or
+``ValueError``; raised inside a source's ``pump()``, they end the stream with an
+``error`` event naming the mistake. Empty deltas are ignored.
+
+Tool-call arguments stream through one ``JsonDeltaMerger`` per call:
+``message.content[i].arguments`` reads its best-effort value lazily, so a consumer
+that does not look pays nothing; ``tool_call_end()`` fixes the parsed value.
+Providers that receive whole arguments (Gemini) pass a dict instead.
+
+Retries: a runner may restart an attempt with :meth:`EventEmitter.restart` as long
+as :attr:`EventEmitter.content_delivered` is false, i.e. the consumer has seen at
+most the ``Start`` event. The emitter is not thread-safe: one producer at a time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, Final
+
+import orjson
+
+from ._speedups import EventBuffer, JsonDeltaMerger
+from .errors import AlchemyError, StreamProtocolError
+from .events import (
+    AssistantMessageEvent,
+    ErrorReason,
+    Done,
+    Error,
+    Start,
+    TextDelta,
+    TextEnd,
+    TextStart,
+    ThinkingDelta,
+    ThinkingEnd,
+    ThinkingStart,
+    ToolCallDelta,
+    ToolCallEnd,
+    ToolCallStart,
+)
+from .types import AssistantMessage, StopReason, TextContent, ThinkingContent, ToolCall, Usage
+
+if TYPE_CHECKING:
+    from .types import Model
+
+__all__ = ["ABORTED_MESSAGE", "DONE_REASONS", "EventEmitter", "describe_exception", "new_partial"]
+
+DONE_REASONS: Final = frozenset({"stop", "length", "toolUse"})
+"""The stop reasons a successful response may end with."""
+
+ABORTED_MESSAGE: Final = "Request was aborted"
+"""The ``error_message`` of a stream ended by an abort signal."""
+
+# What kind of block is open.
+_NONE: Final = 0
+_TEXT: Final = 1
+_THINKING: Final = 2
+_TOOL_CALL: Final = 3
+
+_KIND_NAMES: Final = {
+    _NONE: "no block",
+    _TEXT: "a text block",
+    _THINKING: "a thinking block",
+    _TOOL_CALL: "a tool call",
+}
+
+MergerFactory = Callable[[], Any]
+"""Makes the merger of one tool call (``JsonDeltaMerger`` unless a test swaps it)."""
+
+
+def new_partial(model: Model) -> AssistantMessage:
+    """The empty in-progress message of a response from ``model``."""
+    return AssistantMessage(api=model.api, provider=model.provider, model=model.id)
+
+
+class EventEmitter:
+    """Turns a provider parser's calls into protocol-correct events in an :class:`EventBuffer`."""
+
+    __slots__ = (
+        "message",
+        "_buffer",
+        "_push",
+        "_merger_factory",
+        "_started",
+        "_start_position",
+        "_finished",
+        "_kind",
+        "_index",
+        "_block",
+        "_merger",
+    )
+
+    def __init__(
+        self,
+        message: AssistantMessage,
+        buffer: EventBuffer[AssistantMessageEvent] | None = None,
+        *,
+        merger_factory: MergerFactory | None = None,
+    ) -> None:
+        self.message = message
+        """The in-progress message every event carries as ``partial``."""
+        self._buffer: EventBuffer[AssistantMessageEvent] = EventBuffer() if buffer is None else buffer
+        self._push = self._buffer.push
+        self._merger_factory = JsonDeltaMerger if merger_factory is None else merger_factory
+        self._started = False
+        self._start_position = 0
+        self._finished = False
+        self._kind = _NONE
+        self._index = -1
+        self._block: Any = None
+        self._merger: Any = None
+
+    # -- state ----------------------------------------------------------------
+
+    @property
+    def buffer(self) -> EventBuffer[AssistantMessageEvent]:
+        return self._buffer
+
+    @property
+    def started(self) -> bool:
+        """Whether the ``Start`` event was sent (in this attempt or a delivered earlier one)."""
+        return self._started
+
+    @property
+    def finished(self) -> bool:
+        """Whether the terminal ``Done`` or ``Error`` was sent."""
+        return self._finished
+
+    @property
+    def current_index(self) -> int | None:
+        """The ``content_index`` of the open block, or ``None`` when no block is open."""
+        return self._index if self._kind != _NONE else None
+
+    @property
+    def content_delivered(self) -> bool:
+        """Whether the consumer has taken any event after ``Start`` (then no restart)."""
+        return self._started and self._buffer.handed_out > self._start_position + 1
+
+    # -- start ----------------------------------------------------------------
+
+    def start(self) -> None:
+        """Sends ``Start`` (once; later calls do nothing)."""
+        if self._started or self._finished:
+            return
+        self._started = True
+        buffer = self._buffer
+        self._start_position = buffer.handed_out + len(buffer)
+        self._push(Start(self.message))
+
+    # -- text -----------------------------------------------------------------
+
+    def text_start(self, text_signature: str | None = None) -> None:
+        """Opens a new text block (closing the open block)."""
+        if self._finished:
+            return
+        self._open(_TEXT, TextContent("", text_signature))
+        self._push(TextStart(self._index, self.message))
+
+    def text_delta(self, delta: str) -> None:
+        """Appends text, opening a text block when another kind (or none) is open."""
+        if not delta:
+            return
+        if self._kind != _TEXT:
+            if self._finished:
+                return
+            self.text_start()
+        block: TextContent = self._block
+        # Drop the block's reference first so ``+=`` can grow the string in place
+        # (CPython reuses a string with one reference): linear, not quadratic.
+        text = block.text
+        block.text = ""
+        text += delta
+        block.text = text
+        self._push(TextDelta(self._index, delta, self.message))
+
+    def text_end(self) -> None:
+        """Closes the open text block (nothing happens when no block is open)."""
+        self._end(_TEXT)
+
+    def set_text_signature(self, signature: str, *, append: bool = False) -> None:
+        """Sets (or extends) the signature of the open or the last text block."""
+        if self._finished:
+            return
+        block = self._target(TextContent, "set_text_signature")
+        block.text_signature = (block.text_signature or "") + signature if append else signature
+
+    # -- thinking -------------------------------------------------------------
+
+    def thinking_start(self, signature: str | None = None, *, redacted: bool = False, text: str = "") -> None:
+        """Opens a new thinking block; a redacted block carries its payload as ``signature``."""
+        if self._finished:
+            return
+        self._open(_THINKING, ThinkingContent(text, signature, redacted))
+        self._push(ThinkingStart(self._index, self.message))
+
+    def thinking_delta(self, delta: str) -> None:
+        """Appends thinking text, opening a thinking block when another kind (or none) is open."""
+        if not delta:
+            return
+        if self._kind != _THINKING:
+            if self._finished:
+                return
+            self.thinking_start()
+        block: ThinkingContent = self._block
+        text = block.thinking
+        block.thinking = ""
+        text += delta
+        block.thinking = text
+        self._push(ThinkingDelta(self._index, delta, self.message))
+
+    def thinking_end(self) -> None:
+        """Closes the open thinking block (nothing happens when no block is open)."""
+        self._end(_THINKING)
+
+    def set_thinking_signature(self, signature: str, *, append: bool = False) -> None:
+        """Sets (or extends) the signature of the open or the last thinking block."""
+        if self._finished:
+            return
+        block = self._target(ThinkingContent, "set_thinking_signature")
+        block.thinking_signature = (block.thinking_signature or "") + signature if append else signature
+
+    # -- tool calls -----------------------------------------------------------
+
+    def tool_call_start(self, id: str, name: str, *, thought_signature: str | None = None) -> None:
+        """Opens a tool call whose arguments arrive as JSON fragments."""
+        if self._finished:
+            return
+        block = ToolCall(id, name, None, thought_signature)
+        merger = self._merger_factory()
+        block.stream_arguments_from(merger)
+        self._open(_TOOL_CALL, block)
+        self._merger = merger
+        self._push(ToolCallStart(self._index, self.message))
+
+    def tool_call_delta(self, fragment: str) -> None:
+        """Feeds a fragment of the open tool call's JSON arguments."""
+        if not fragment:
+            return
+        if self._kind != _TOOL_CALL:
+            if self._finished:
+                return
+            raise StreamProtocolError(
+                f"tool_call_delta() with {_KIND_NAMES[self._kind]} open; call tool_call_start(id, name) first"
+            )
+        self._merger.feed(fragment)
+        self._push(ToolCallDelta(self._index, fragment, self.message))
+
+    def update_tool_call(
+        self, *, id: str | None = None, name: str | None = None, thought_signature: str | None = None
+    ) -> None:
+        """Fills in the open tool call's id, name or signature when they arrive late."""
+        if self._finished:
+            return
+        block = self._target(ToolCall, "update_tool_call")
+        if id is not None:
+            block.id = id
+        if name is not None:
+            block.name = name
+        if thought_signature is not None:
+            block.thought_signature = thought_signature
+
+    def tool_call_end(self, arguments: dict[str, Any] | None = None) -> None:
+        """Closes the open tool call, fixing its arguments (``arguments`` replaces them)."""
+        if arguments is not None and self._kind == _TOOL_CALL:
+            _check_arguments(arguments)
+            self._block.arguments = arguments
+        self._end(_TOOL_CALL)
+
+    def tool_call(
+        self, id: str, name: str, arguments: dict[str, Any], *, thought_signature: str | None = None
+    ) -> None:
+        """A whole tool call at once (providers that do not stream arguments).
+
+        Sends start, one delta with the arguments as JSON, and end, as pi-ai does.
+        """
+        if self._finished:
+            return
+        _check_arguments(arguments)
+        self._open(_TOOL_CALL, ToolCall(id, name, arguments, thought_signature))
+        index = self._index
+        message = self.message
+        self._push(ToolCallStart(index, message))
+        self._push(ToolCallDelta(index, orjson.dumps(arguments).decode(), message))
+        self._close()
+
+    # -- response metadata ----------------------------------------------------
+
+    def set_usage(self, usage: Usage) -> None:
+        """Replaces the message's usage (providers may also update ``message.usage`` in place)."""
+        if self._finished:
+            return
+        if not isinstance(usage, Usage):
+            raise TypeError(f"set_usage() expects a Usage, got {type(usage).__name__}")
+        self.message.usage = usage
+
+    def set_response_id(self, response_id: str) -> None:
+        if self._finished:
+            return
+        self.message.response_id = response_id
+
+    def set_stop_reason(self, reason: StopReason) -> None:
+        """Records the stop reason ``done()`` will report (``stop``, ``length`` or ``toolUse``)."""
+        if self._finished:
+            return
+        self.message.stop_reason = _done_reason(reason)
+
+    # -- the end --------------------------------------------------------------
+
+    def done(self, reason: StopReason | None = None) -> None:
+        """Closes the open block and ends the stream with ``Done``.
+
+        ``reason`` defaults to the one given to :meth:`set_stop_reason`, else ``"stop"``.
+        """
+        if self._finished:
+            return
+        message = self.message
+        final = _done_reason(message.stop_reason if reason is None else reason)
+        if not self._started:
+            self.start()
+        if self._kind != _NONE:
+            self._close()
+        message.stop_reason = final
+        self._finished = True
+        self._push(Done(final, message))  # type: ignore[arg-type]
+        self._buffer.end(message)
+
+    def error(self, message: str, *, aborted: bool = False) -> None:
+        """Ends the stream with ``Error``, keeping every block and the usage received.
+
+        ``aborted`` gives the reason ``"aborted"`` (the consumer or a signal stopped
+        it) instead of ``"error"``. The open block gets no end event; a tool call
+        keeps its best-effort arguments.
+        """
+        if self._finished:
+            return
+        if self._kind == _TOOL_CALL:
+            self._block.stream_arguments_from(None)
+        self._kind = _NONE
+        self._block = None
+        self._merger = None
+        partial = self.message
+        reason: ErrorReason = "aborted" if aborted else "error"
+        partial.stop_reason = reason
+        partial.error_message = message or "Unknown error"
+        self._finished = True
+        self._push(Error(reason, partial))
+        self._buffer.end(partial)
+
+    def abort(self, message: str = ABORTED_MESSAGE) -> None:
+        """Ends the stream with ``Error(reason="aborted")``."""
+        self.error(message, aborted=True)
+
+    async def drain(self) -> None:
+        """Waits while the buffer is full (for producers that run ahead as a task)."""
+        await self._buffer.wait_writable()
+
+    # -- retries --------------------------------------------------------------
+
+    def restart(self) -> None:
+        """Discards the current attempt so a runner can retry the request cleanly.
+
+        Allowed while the consumer has seen nothing after ``Start``
+        (:attr:`content_delivered` is false) and the stream has not ended. Queued
+        events are dropped and the message is emptied in place (content, usage, stop
+        reason, response id). If ``Start`` already reached the consumer it is not
+        sent again; otherwise the next attempt sends it.
+        """
+        if self._finished:
+            raise StreamProtocolError("restart() after the stream ended")
+        if self.content_delivered:
+            raise StreamProtocolError("restart() after events reached the consumer; the attempt cannot be undone")
+        buffer = self._buffer
+        start_delivered = self._started and buffer.handed_out > self._start_position
+        buffer.clear()
+        if self._kind == _TOOL_CALL:
+            self._block.stream_arguments_from(None)
+        self._kind = _NONE
+        self._index = -1
+        self._block = None
+        self._merger = None
+        self._started = start_delivered
+        message = self.message
+        message.content.clear()
+        message.usage = Usage()
+        message.stop_reason = "stop"
+        message.error_message = None
+        message.response_id = None
+
+    # -- internals ------------------------------------------------------------
+
+    def _open(self, kind: int, block: Any) -> None:
+        if not self._started:
+            self.start()
+        if self._kind != _NONE:
+            self._close()
+        content = self.message.content
+        self._index = len(content)
+        content.append(block)
+        self._kind = kind
+        self._block = block
+        self._merger = None
+
+    def _close(self) -> None:
+        kind = self._kind
+        block = self._block
+        index = self._index
+        message = self.message
+        self._kind = _NONE
+        self._block = None
+        self._merger = None
+        if kind == _TEXT:
+            self._push(TextEnd(index, block.text, message))
+        elif kind == _THINKING:
+            self._push(ThinkingEnd(index, block.thinking, message))
+        else:
+            block.stream_arguments_from(None)  # the final parse; the merger is let go
+            self._push(ToolCallEnd(index, block, message))
+
+    def _end(self, kind: int) -> None:
+        if self._finished or self._kind == _NONE:
+            return
+        if self._kind != kind:
+            wanted = _KIND_NAMES[kind]
+            raise StreamProtocolError(f"closing {wanted} while {_KIND_NAMES[self._kind]} is open")
+        self._close()
+
+    def _target(self, cls: type[Any], caller: str) -> Any:
+        """The open block if it is a ``cls``, else the last block if it is one."""
+        if self._kind != _NONE and isinstance(self._block, cls):
+            return self._block
+        content = self.message.content
+        if content and isinstance(content[-1], cls):
+            return content[-1]
+        raise StreamProtocolError(f"{caller}() with no {cls.__name__} block to apply it to")
+
+
+def describe_exception(exc: BaseException, secret: str | None = None) -> str:
+    """The ``error_message`` for an exception that ended a stream (never showing ``secret``).
+
+    alchemy's own exceptions carry messages written for users and are shown as
+    they are; others are prefixed with their type (``ConnectionResetError: ...``).
+    """
+    text = str(exc)
+    if not isinstance(exc, AlchemyError) or not text:
+        text = f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+    if secret and len(secret) >= 4:
+        text = text.replace(secret, "***")
+    return text
+
+
+def _done_reason(reason: str) -> StopReason:
+    if reason not in DONE_REASONS:
+        raise ValueError(
+            f"a response can only be done with 'stop', 'length' or 'toolUse', got {reason!r}; "
+            "use error() for failures"
+        )
+    return reason  # type: ignore[return-value]
+
+
+def _check_arguments(arguments: object) -> None:
+    if not isinstance(arguments, dict):
+        raise TypeError(f"tool-call arguments must be a dict, got {type(arguments).__name__}")
