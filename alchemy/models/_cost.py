@@ -1,0 +1,94 @@
+"""Cost of one response in USD, from the model's prices per million tokens.
+
+The rules, in the order they apply:
+
+1. **Unknown is not free.** A model without input and output prices gets ``None`` in
+   every field. Otherwise a field whose tokens are non-zero but whose price is
+   unknown is ``None`` (a cache-hit price is never assumed to equal the input
+   price), and then so is ``total``. Zero tokens cost 0 whatever the price.
+2. **Long-context tiers.** models.dev's ``cost.tiers`` give prices that apply above
+   ``threshold`` tokens of context. The tier is chosen by the request's prompt size,
+   ``input + cache_read + cache_write`` (cached tokens are part of the prompt the
+   provider counts), strictly above the threshold (Anthropic, Gemini and OpenAI price
+   "prompts > N tokens"), and it prices *every* token of the request, output
+   included; it is not a marginal rate. A price the tier does not give falls back to
+   the base price.
+3. **Reasoning.** ``usage.output`` includes the reasoning tokens. When the model has a
+   separate reasoning price, ``usage.reasoning`` tokens pay it and the rest of the
+   output pays the output price; otherwise all output pays the output price. Both
+   land in ``Cost.output``.
+4. **Service tiers.** When OpenAI served the request (provider ``openai``, or a base
+   URL on ``api.openai.com``) and ``usage.service_tier`` is ``flex`` or ``priority``,
+   every field is multiplied by 0.5 or 2 (OpenAI's published multipliers; pi-ai
+   does the same).
+"""
+
+from __future__ import annotations
+
+from ..types import Cost, CostTier, Model, ModelCost, Usage
+
+__all__ = ["SERVICE_TIER_MULTIPLIERS", "calculate_cost", "select_tier"]
+
+SERVICE_TIER_MULTIPLIERS: dict[str, float] = {"flex": 0.5, "priority": 2.0}
+
+
+def select_tier(prices: ModelCost, prompt_tokens: int) -> CostTier | None:
+    """The highest tier whose threshold the prompt exceeds, or None for base prices."""
+    chosen = None
+    for tier in prices.tiers:
+        if prompt_tokens > tier.threshold and (chosen is None or tier.threshold > chosen.threshold):
+            chosen = tier
+    return chosen
+
+
+def _line(tokens: int, price: float | None) -> float | None:
+    if tokens == 0:
+        return 0.0
+    if price is None:
+        return None
+    return tokens * price / 1_000_000
+
+
+def _served_by_openai(model: Model) -> bool:
+    return model.provider == "openai" or "://api.openai.com" in model.base_url
+
+
+def calculate_cost(model: Model, usage: Usage) -> Cost:
+    """The cost of ``usage`` on ``model`` (see the module docstring for the rules).
+
+    Returns a new :class:`~alchemy.Cost`; providers assign it to ``usage.cost``.
+    """
+    base = model.cost
+    if base.input is None and base.output is None:
+        return Cost(None, None, None, None, None)
+    tier = select_tier(base, usage.input + usage.cache_read + usage.cache_write)
+
+    def price(name: str) -> float | None:
+        if tier is not None:
+            value: float | None = getattr(tier, name)
+            if value is not None:
+                return value
+        result: float | None = getattr(base, name)
+        return result
+
+    output_price = price("output")
+    reasoning_price = price("reasoning")
+    reasoning_tokens = min(max(usage.reasoning, 0), usage.output)
+    if reasoning_price is not None and reasoning_tokens:
+        plain = _line(usage.output - reasoning_tokens, output_price)
+        thought = _line(reasoning_tokens, reasoning_price)
+        output = None if plain is None or thought is None else plain + thought
+    else:
+        output = _line(usage.output, output_price)
+    fields = [
+        _line(usage.input, price("input")),
+        output,
+        _line(usage.cache_read, price("cache_read")),
+        _line(usage.cache_write, price("cache_write")),
+    ]
+    multiplier = SERVICE_TIER_MULTIPLIERS.get(usage.service_tier or "", 1.0) if _served_by_openai(model) else 1.0
+    if multiplier != 1.0:
+        fields = [None if value is None else value * multiplier for value in fields]
+    known = [value for value in fields if value is not None]
+    total = sum(known) if len(known) == len(fields) else None
+    return Cost(fields[0], fields[1], fields[2], fields[3], total)
