@@ -70,3 +70,28 @@ def sse_module(twin: Twin) -> ModuleType:
 @pytest.fixture(scope="session")
 def sse_decoder_cls(sse_module: ModuleType) -> Any:
     return sse_module.SSEDecoder
+
+
+@pytest.fixture(scope="session")
+def jsondelta_module(twin: Twin) -> ModuleType:
+    return twin.module("jsondelta")
+
+
+@pytest.fixture(scope="session")
+def json_delta_merger_cls(jsondelta_module: ModuleType) -> Any:
+    return jsondelta_module.JsonDeltaMerger
+
+
+@pytest.fixture(scope="session")
+def parse_partial_json_fn(jsondelta_module: ModuleType) -> Any:
+    return jsondelta_module.parse_partial_json
+
+
+@pytest.fixture(scope="session")
+def eventbuf_module(twin: Twin) -> ModuleType:
+    return twin.module("eventbuf")
+
+
+@pytest.fixture(scope="session")
+def event_buffer_cls(eventbuf_module: ModuleType) -> Any:
+    return eventbuf_module.EventBuffer

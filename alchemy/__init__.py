@@ -7,7 +7,7 @@ load on first use. Names marked lazy below are resolved by ``__getattr__``.
 from __future__ import annotations
 
 import importlib
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ._speedups import IMPLEMENTATION
 from .errors import AlchemyError, SSEError
@@ -29,10 +29,133 @@ from .types import (
     UserMessage,
 )
 
+if TYPE_CHECKING:
+    from .errors import ModelNotFoundError as ModelNotFoundError
+    from .models import calculate_cost as calculate_cost
+    from .models import get_env_api_key as get_env_api_key
+    from .models import get_model as get_model
+    from .models import get_models as get_models
+    from .models import get_providers as get_providers
+    from .models import refresh_models as refresh_models
+    from .models import register_model as register_model
+    from .models import search_models as search_models
+    from .tokens import TokenCount as TokenCount
+    from .tokens import count_tokens as count_tokens
+    from .tokens import fits_context as fits_context
+    from .capabilities import RequestValues, ShapedRequest, ShapingNote, shape_request
+    from .errors import ToolValidationError, UnsupportedCapabilityError
+    from .overflow import is_context_overflow
+    from .sanitize import sanitize_surrogates
+    from .tool_ids import keep_tool_call_id, tool_call_id_normalizer
+    from .transform import transform_messages
+    from .validation import validate_tool_call
+    from .abort import AbortController as AbortController
+    from .abort import AbortSignal as AbortSignal
+    from .api_registry import ApiProvider as ApiProvider
+    from .api_registry import AsyncEventSource as AsyncEventSource
+    from .api_registry import EventSource as EventSource
+    from .api_registry import get_api as get_api
+    from .api_registry import register_api as register_api
+    from .api_registry import unregister_api as unregister_api
+    from .emitter import EventEmitter as EventEmitter
+    from .json import JsonDeltaMerger, parse_partial_json
+    from .errors import StreamProtocolError as StreamProtocolError
+    from .errors import UnknownApiError as UnknownApiError
+    from .events import AssistantMessageEvent as AssistantMessageEvent
+    from .events import Done as Done
+    from .events import Error as Error
+    from .events import Start as Start
+    from .events import TextDelta as TextDelta
+    from .events import TextEnd as TextEnd
+    from .events import TextStart as TextStart
+    from .events import ThinkingDelta as ThinkingDelta
+    from .events import ThinkingEnd as ThinkingEnd
+    from .events import ThinkingStart as ThinkingStart
+    from .events import ToolCallDelta as ToolCallDelta
+    from .events import ToolCallEnd as ToolCallEnd
+    from .events import ToolCallStart as ToolCallStart
+    from .streaming import AssistantMessageEventStream as AssistantMessageEventStream
+    from .streaming import AsyncAssistantMessageEventStream as AsyncAssistantMessageEventStream
+    from .streaming import StreamOptions as StreamOptions
+    from .streaming import acomplete as acomplete
+    from .streaming import acomplete_simple as acomplete_simple
+    from .streaming import astream as astream
+    from .streaming import astream_simple as astream_simple
+    from .streaming import complete as complete
+    from .streaming import complete_simple as complete_simple
+    from .streaming import stream as stream
+    from .streaming import stream_simple as stream_simple
+
 __version__ = "0.1.0"
 
 # name -> module that defines it, imported on first access.
-_LAZY: dict[str, str] = {}
+_LAZY: dict[str, str] = {
+    # model registry, cost accounting, token counting
+    "get_model": "alchemy.models",
+    "get_models": "alchemy.models",
+    "get_providers": "alchemy.models",
+    "search_models": "alchemy.models",
+    "register_model": "alchemy.models",
+    "get_env_api_key": "alchemy.models",
+    "calculate_cost": "alchemy.models",
+    "refresh_models": "alchemy.models",
+    "ModelNotFoundError": "alchemy.errors",
+    "count_tokens": "alchemy.tokens",
+    "fits_context": "alchemy.tokens",
+    "TokenCount": "alchemy.tokens",
+    # conversation shaping: handoff, capabilities, surrogates, tool validation, overflow
+    "transform_messages": "alchemy.transform",
+    "tool_call_id_normalizer": "alchemy.tool_ids",
+    "keep_tool_call_id": "alchemy.tool_ids",
+    "shape_request": "alchemy.capabilities",
+    "RequestValues": "alchemy.capabilities",
+    "ShapedRequest": "alchemy.capabilities",
+    "ShapingNote": "alchemy.capabilities",
+    "sanitize_surrogates": "alchemy.sanitize",
+    "validate_tool_call": "alchemy.validation",
+    "is_context_overflow": "alchemy.overflow",
+    "ToolValidationError": "alchemy.errors",
+    "UnsupportedCapabilityError": "alchemy.errors",
+    # streaming: the API, its events, abort, and the provider registry
+    "stream": "alchemy.streaming",
+    "astream": "alchemy.streaming",
+    "complete": "alchemy.streaming",
+    "acomplete": "alchemy.streaming",
+    "stream_simple": "alchemy.streaming",
+    "astream_simple": "alchemy.streaming",
+    "complete_simple": "alchemy.streaming",
+    "acomplete_simple": "alchemy.streaming",
+    "AssistantMessageEventStream": "alchemy.streaming",
+    "AsyncAssistantMessageEventStream": "alchemy.streaming",
+    "StreamOptions": "alchemy.streaming",
+    "AssistantMessageEvent": "alchemy.events",
+    "Start": "alchemy.events",
+    "TextStart": "alchemy.events",
+    "TextDelta": "alchemy.events",
+    "TextEnd": "alchemy.events",
+    "ThinkingStart": "alchemy.events",
+    "ThinkingDelta": "alchemy.events",
+    "ThinkingEnd": "alchemy.events",
+    "ToolCallStart": "alchemy.events",
+    "ToolCallDelta": "alchemy.events",
+    "ToolCallEnd": "alchemy.events",
+    "Done": "alchemy.events",
+    "Error": "alchemy.events",
+    "EventEmitter": "alchemy.emitter",
+    "AbortController": "alchemy.abort",
+    "AbortSignal": "alchemy.abort",
+    "register_api": "alchemy.api_registry",
+    "unregister_api": "alchemy.api_registry",
+    "get_api": "alchemy.api_registry",
+    "ApiProvider": "alchemy.api_registry",
+    "EventSource": "alchemy.api_registry",
+    "AsyncEventSource": "alchemy.api_registry",
+    "UnknownApiError": "alchemy.errors",
+    "StreamProtocolError": "alchemy.errors",
+    # streamed tool-call arguments
+    "JsonDeltaMerger": "alchemy.json",
+    "parse_partial_json": "alchemy.json",
+}
 
 __all__ = [
     "IMPLEMENTATION",

@@ -309,7 +309,7 @@ def _blocks(items: list[Any], kinds: dict[str, Any], path: str) -> list[Any]:
     blocks = []
     for i, item in enumerate(items):
         item_path = f"{path}[{i}]"
-        kind = _Reader(item, item_path).str("type")
+        kind = _Reader(item, item_path).text_field("type")
         block_cls = kinds.get(kind)
         if block_cls is None:
             allowed = ", ".join(repr(k) for k in kinds)
@@ -543,7 +543,7 @@ _MESSAGES: dict[str, Any] = {"user": UserMessage, "assistant": AssistantMessage,
 
 def message_from_dict(data: object, path: str = "") -> Message:
     """Reads any message by its ``role``."""
-    role = _Reader(data, path).str("role")
+    role = _Reader(data, path).text_field("role")
     message_cls = _MESSAGES.get(role)
     if message_cls is None:
         at = f"{path}.role" if path else "role"
@@ -726,6 +726,11 @@ class Model:
     it may hold ``${VAR}`` placeholders resolved from the environment at call time.
     ``cost`` is in USD per million tokens. Models from the registry carry their
     capability flags and metadata; a model built by hand works everywhere too.
+    ``compat`` holds OpenAI-Chat-Completions quirks under snake_case names of pi-ai's
+    ``OpenAICompletionsCompat`` fields (``supports_developer_role``, ``max_tokens_field``,
+    ...); the JSON form uses pi-ai's camelCase. ``interleaved`` is ``True`` or the name
+    of the assistant-message field that carries earlier reasoning back in tool loops
+    (``"reasoning_content"``); ``reasoning_options`` are models.dev's reasoning controls.
     """
 
     id: str
@@ -750,6 +755,8 @@ class Model:
     last_updated: str | None = None
     status: str | None = None
     family: str | None = None
+    interleaved: bool | str | None = None
+    reasoning_options: tuple[dict[str, Any], ...] = ()
 
     def __post_init__(self) -> None:
         self.input = tuple(self.input)
@@ -773,6 +780,13 @@ class Model:
         """``provider/id``, the form ``get_model`` accepts."""
         return f"{self.provider}/{self.id}"
 
+    @property
+    def path(self) -> str:
+        """The martian path ``provider/vendor/model`` (``get_model`` accepts it too)."""
+        from .models._vendor import martian_path
+
+        return martian_path(self.provider, self.id, self.vendor)
+
     def to_dict(self) -> dict[str, Any]:
         """pi-ai's model shape (registry-only metadata is not part of it)."""
         out: dict[str, Any] = {
@@ -788,7 +802,8 @@ class Model:
             "maxTokens": self.max_tokens,
         }
         _put(out, "headers", self.headers)
-        _put(out, "compat", self.compat)
+        if self.compat is not None:
+            out["compat"] = {_camel(k): v for k, v in self.compat.items()}
         return out
 
     @classmethod
@@ -811,5 +826,18 @@ class Model:
             context_window=r.int_field("contextWindow", required=False),
             max_tokens=r.int_field("maxTokens", required=False),
             headers=r.obj_field("headers", required=False),
-            compat=r.obj_field("compat", required=False),
+            compat=_snake_keys(r.obj_field("compat", required=False)),
         )
+
+
+def _camel(name: str) -> str:
+    """``supports_developer_role`` -> ``supportsDeveloperRole`` (pi-ai's compat keys)."""
+    head, *rest = name.split("_")
+    return head + "".join(part[:1].upper() + part[1:] for part in rest)
+
+
+def _snake_keys(compat: dict[str, Any] | None) -> dict[str, Any] | None:
+    """pi-ai's camelCase compat keys -> alchemy's snake_case (snake_case keys pass through)."""
+    if compat is None:
+        return None
+    return {"".join(f"_{c.lower()}" if c.isupper() else c for c in k): v for k, v in compat.items()}

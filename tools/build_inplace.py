@@ -17,8 +17,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.chdir(ROOT)
 
-from Cython.Build import cythonize  # noqa: E402
-from setuptools import setup  # noqa: E402
+from setuptools import Extension, setup  # noqa: E402
 
 import setup as build_config  # noqa: E402  (the project's setup.py; its setup() runs only as a script)
 
@@ -28,10 +27,9 @@ def main(kernels: list[str]) -> None:
         sources = [f"alchemy/_speedups/_{name}_c.pyx" for name in kernels]
     else:
         sources = sorted(str(p.relative_to(ROOT)) for p in (ROOT / "alchemy" / "_speedups").glob("_*_c.pyx"))
-    extensions = cythonize(sources, compiler_directives=build_config.COMPILER_DIRECTIVES, quiet=True)
     setup(
         name="alchemy-llm-inplace",
-        ext_modules=extensions,
+        ext_modules=[Extension(path[:-4].replace("/", "."), [path]) for path in sources],
         cmdclass={"build_ext": build_config.LoudBuildExt},
         script_args=["build_ext", "--inplace", "-q"],
     )

@@ -22,10 +22,13 @@ from typing import TYPE_CHECKING, Literal
 
 __all__ = [
     "COMPILED_IMPORT_ERROR",
+    "EventBuffer",
     "IMPLEMENTATION",
+    "JsonDeltaMerger",
     "PURE_PYTHON_REQUESTED",
     "SSEDecoder",
     "ServerSentEvent",
+    "parse_partial_json",
 ]
 
 _TRUE_VALUES = frozenset({"1", "true", "yes"})
@@ -57,14 +60,20 @@ COMPILED_IMPORT_ERROR: ImportError | None = None
 
 if TYPE_CHECKING or _FORCE_PURE:
     from ._sse_py import ServerSentEvent, SSEDecoder
+    from ._jsondelta_py import JsonDeltaMerger, parse_partial_json
+    from ._eventbuf_py import EventBuffer
 
     IMPLEMENTATION = "python"
 else:
     try:
         from ._sse_c import ServerSentEvent, SSEDecoder
+        from ._jsondelta_c import JsonDeltaMerger, parse_partial_json
+        from ._eventbuf_c import EventBuffer
     except ImportError as exc:
         COMPILED_IMPORT_ERROR = exc
         from ._sse_py import ServerSentEvent, SSEDecoder
+        from ._jsondelta_py import JsonDeltaMerger, parse_partial_json
+        from ._eventbuf_py import EventBuffer
 
         IMPLEMENTATION = "python"
     else:

@@ -1,0 +1,452 @@
+"""The HTTP layer every provider shares: clients, timeouts, retries and error text.
+
+Providers are sans-I/O: they describe a request as an :class:`HttpRequest` and turn
+response bytes into events. This module holds what touches the network for them:
+
+* pooled httpx clients, cached per (base URL, hash of the key, sync/async — and
+  the event loop for async clients, which cannot be shared across loops);
+* settings from options and the environment (``ALCHEMY_TIMEOUT`` default 600 s,
+  ``ALCHEMY_CONNECT_TIMEOUT`` default 5 s, ``ALCHEMY_MAX_CONNECTIONS``,
+  ``ALCHEMY_MAX_KEEPALIVE_CONNECTIONS``, ``ALCHEMY_BASE_URL_OVERRIDE``);
+* three stream timeouts: connect, time to first byte (until the response headers
+  arrive) and the longest silence between body chunks;
+* the retry policy (exponential backoff with full jitter, ``retry-after-ms`` and
+  ``retry-after`` honoured up to ``max_retry_delay``);
+* error text from an HTTP error body, with the request id, and redaction of secrets.
+
+httpx is imported on first use, never at ``import alchemy``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import hashlib
+import logging
+import os
+import random
+import threading
+import time
+import weakref
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import orjson
+
+if TYPE_CHECKING:
+    import httpx
+
+__all__ = [
+    "DEFAULT_CONNECT_TIMEOUT",
+    "DEFAULT_MAX_RETRIES",
+    "DEFAULT_MAX_RETRY_DELAY",
+    "DEFAULT_TIMEOUT",
+    "HttpRequest",
+    "RetryDecision",
+    "TransportSettings",
+    "backoff_delay",
+    "base_url_override",
+    "clear_client_cache",
+    "get_async_client",
+    "get_sync_client",
+    "http_error_message",
+    "is_retryable_status",
+    "logger",
+    "redact",
+    "retry_after_seconds",
+    "retry_decision",
+]
+
+logger = logging.getLogger("alchemy")
+
+DEFAULT_TIMEOUT = 600.0
+DEFAULT_CONNECT_TIMEOUT = 5.0
+DEFAULT_MAX_RETRIES = 2
+DEFAULT_MAX_RETRY_DELAY = 60.0
+DEFAULT_MAX_CONNECTIONS = 100
+DEFAULT_MAX_KEEPALIVE_CONNECTIONS = 20
+BACKOFF_BASE = 0.5
+BACKOFF_CAP = 8.0
+
+# 408 timeout, 409 lock conflict, 429 rate limit, 5xx (529 is Anthropic's "overloaded").
+_RETRYABLE_STATUS = frozenset({408, 409, 429})
+
+REQUEST_ID_HEADERS = (
+    "x-request-id",
+    "request-id",
+    "x-amzn-requestid",
+    "x-amz-request-id",
+    "x-goog-request-id",
+    "apim-request-id",
+    "cf-ray",
+)
+
+
+# --------------------------------------------------------------------------- settings
+
+
+def _env_float(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ValueError(f"{name}={raw!r} is not a number of seconds") from None
+    if value <= 0:
+        raise ValueError(f"{name} must be positive, got {raw!r}")
+    return value
+
+
+def _env_int(env: Mapping[str, str], name: str, default: int) -> int:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ValueError(f"{name}={raw!r} is not a whole number") from None
+    if value <= 0:
+        raise ValueError(f"{name} must be positive, got {raw!r}")
+    return value
+
+
+@dataclass(frozen=True, slots=True)
+class TransportSettings:
+    """Timeouts (seconds), retry limits and pool limits for one request.
+
+    ``first_byte_timeout`` bounds the wait for the response headers;
+    ``idle_timeout`` bounds every silence between body chunks (the first included),
+    so a stalled stream ends instead of hanging. Both default to ``timeout``.
+    """
+
+    connect_timeout: float = DEFAULT_CONNECT_TIMEOUT
+    first_byte_timeout: float = DEFAULT_TIMEOUT
+    idle_timeout: float = DEFAULT_TIMEOUT
+    max_retries: int = DEFAULT_MAX_RETRIES
+    max_retry_delay: float = DEFAULT_MAX_RETRY_DELAY
+    max_connections: int = DEFAULT_MAX_CONNECTIONS
+    max_keepalive_connections: int = DEFAULT_MAX_KEEPALIVE_CONNECTIONS
+
+    @classmethod
+    def resolve(
+        cls,
+        *,
+        timeout: float | None = None,
+        connect_timeout: float | None = None,
+        first_byte_timeout: float | None = None,
+        idle_timeout: float | None = None,
+        max_retries: int | None = None,
+        max_retry_delay: float | None = None,
+        env: Mapping[str, str] | None = None,
+    ) -> TransportSettings:
+        """Options win over the environment, which wins over the defaults."""
+        env = os.environ if env is None else env
+        overall = timeout if timeout is not None else _env_float(env, "ALCHEMY_TIMEOUT", DEFAULT_TIMEOUT)
+        settings = cls(
+            connect_timeout=connect_timeout
+            if connect_timeout is not None
+            else _env_float(env, "ALCHEMY_CONNECT_TIMEOUT", DEFAULT_CONNECT_TIMEOUT),
+            first_byte_timeout=first_byte_timeout if first_byte_timeout is not None else overall,
+            idle_timeout=idle_timeout if idle_timeout is not None else overall,
+            max_retries=DEFAULT_MAX_RETRIES if max_retries is None else max_retries,
+            max_retry_delay=DEFAULT_MAX_RETRY_DELAY if max_retry_delay is None else max_retry_delay,
+            max_connections=_env_int(env, "ALCHEMY_MAX_CONNECTIONS", DEFAULT_MAX_CONNECTIONS),
+            max_keepalive_connections=_env_int(
+                env, "ALCHEMY_MAX_KEEPALIVE_CONNECTIONS", DEFAULT_MAX_KEEPALIVE_CONNECTIONS
+            ),
+        )
+        settings.validate()
+        return settings
+
+    def validate(self) -> None:
+        for name in ("connect_timeout", "first_byte_timeout", "idle_timeout"):
+            value = getattr(self, name)
+            if not value > 0:
+                raise ValueError(f"{name} must be a positive number of seconds, got {value!r}")
+        if self.max_retries < 0:
+            raise ValueError(f"max_retries must be 0 or more, got {self.max_retries!r}")
+        if self.max_retry_delay < 0:
+            raise ValueError(f"max_retry_delay must be 0 or more, got {self.max_retry_delay!r}")
+
+    def httpx_timeout(self) -> httpx.Timeout:
+        import httpx
+
+        return httpx.Timeout(
+            connect=self.connect_timeout,
+            read=self.first_byte_timeout,
+            write=self.idle_timeout,
+            pool=self.connect_timeout,
+        )
+
+
+def base_url_override(env: Mapping[str, str] | None = None) -> str | None:
+    """``ALCHEMY_BASE_URL_OVERRIDE``: points every provider at one server (tests, proxies)."""
+    value = (os.environ if env is None else env).get("ALCHEMY_BASE_URL_OVERRIDE", "").strip()
+    return value.rstrip("/") or None
+
+
+# --------------------------------------------------------------------------- requests
+
+
+@dataclass(slots=True)
+class HttpRequest:
+    """What a provider wants sent. ``secrets`` are redacted from anything shown."""
+
+    method: str
+    url: str
+    headers: dict[str, str]
+    body: Any = None
+    secrets: tuple[str, ...] = field(default=(), repr=False)
+
+    def encoded_body(self) -> bytes | None:
+        if self.body is None:
+            return None
+        if isinstance(self.body, bytes):
+            return self.body
+        return orjson.dumps(self.body)
+
+    def __repr__(self) -> str:
+        shown = {k: ("<redacted>" if _is_secret_header(k, v, self.secrets) else v) for k, v in self.headers.items()}
+        return f"HttpRequest(method={self.method!r}, url={redact(self.url, self.secrets)!r}, headers={shown!r})"
+
+
+_SECRET_HEADER_NAMES = frozenset(
+    {"authorization", "x-api-key", "api-key", "x-goog-api-key", "proxy-authorization", "cookie"}
+)
+
+
+def _is_secret_header(name: str, value: str, secrets: tuple[str, ...]) -> bool:
+    return name.lower() in _SECRET_HEADER_NAMES or any(s and s in value for s in secrets)
+
+
+def redact(text: str, secrets: tuple[str, ...] | list[str]) -> str:
+    """Replaces every secret (API keys, tokens) in ``text`` with ``<redacted>``."""
+    for secret in secrets:
+        if secret and len(secret) >= 4 and secret in text:
+            text = text.replace(secret, "<redacted>")
+    return text
+
+
+# --------------------------------------------------------------------------- clients
+
+_lock = threading.Lock()
+_sync_clients: dict[tuple[str, str], httpx.Client] = {}
+_async_clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[tuple[str, str], httpx.AsyncClient]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _client_key(base_url: str, api_key: str | None, settings: TransportSettings) -> tuple[str, str]:
+    # The key is hashed so that the cache never holds it in plain text.
+    key_hash = hashlib.sha256((api_key or "").encode()).hexdigest()[:16]
+    limits = f"{settings.max_connections}/{settings.max_keepalive_connections}"
+    return (base_url, f"{key_hash}:{limits}")
+
+
+def _limits(settings: TransportSettings) -> httpx.Limits:
+    import httpx
+
+    return httpx.Limits(
+        max_connections=settings.max_connections,
+        max_keepalive_connections=settings.max_keepalive_connections,
+    )
+
+
+def get_sync_client(base_url: str, api_key: str | None, settings: TransportSettings) -> httpx.Client:
+    """A pooled ``httpx.Client`` shared by every request to the same base URL and key."""
+    import httpx
+
+    key = _client_key(base_url, api_key, settings)
+    with _lock:
+        client = _sync_clients.get(key)
+        if client is None or client.is_closed:
+            client = httpx.Client(timeout=settings.httpx_timeout(), limits=_limits(settings))
+            _sync_clients[key] = client
+        return client
+
+
+def get_async_client(base_url: str, api_key: str | None, settings: TransportSettings) -> httpx.AsyncClient:
+    """A pooled ``httpx.AsyncClient`` for the running event loop."""
+    import httpx
+
+    loop = asyncio.get_running_loop()
+    key = _client_key(base_url, api_key, settings)
+    with _lock:
+        per_loop = _async_clients.setdefault(loop, {})
+        client = per_loop.get(key)
+        if client is None or client.is_closed:
+            client = httpx.AsyncClient(timeout=settings.httpx_timeout(), limits=_limits(settings))
+            per_loop[key] = client
+        return client
+
+
+def clear_client_cache() -> None:
+    """Closes and forgets the cached sync clients (async ones go with their loop)."""
+    with _lock:
+        clients = list(_sync_clients.values())
+        _sync_clients.clear()
+        _async_clients.clear()
+    for client in clients:
+        client.close()
+
+
+# --------------------------------------------------------------------------- retries
+
+
+def is_retryable_status(status: int) -> bool:
+    return status in _RETRYABLE_STATUS or 500 <= status <= 599
+
+
+def retry_after_seconds(headers: Mapping[str, str], now: float | None = None) -> float | None:
+    """The wait the server asks for: ``retry-after-ms``, else ``retry-after`` (seconds or HTTP date)."""
+    lowered = {k.lower(): v for k, v in headers.items()}
+    raw_ms = lowered.get("retry-after-ms")
+    if raw_ms:
+        try:
+            value = float(raw_ms)
+        except ValueError:
+            value = -1.0
+        if value >= 0:
+            return value / 1000.0
+    raw = lowered.get("retry-after")
+    if not raw:
+        return None
+    raw = raw.strip()
+    try:
+        seconds = float(raw)
+    except ValueError:
+        try:
+            when = email.utils.parsedate_to_datetime(raw)
+        except (TypeError, ValueError):
+            return None
+        if when is None:
+            return None
+        current = time.time() if now is None else now
+        return max(0.0, when.timestamp() - current)
+    return seconds if seconds >= 0 else None
+
+
+def backoff_delay(attempt: int, rng: random.Random | None = None) -> float:
+    """Exponential backoff with full jitter: uniform in [0, min(cap, base * 2**attempt)]."""
+    ceiling = min(BACKOFF_CAP, BACKOFF_BASE * (2**attempt))
+    return (rng or random).uniform(0.0, ceiling)
+
+
+@dataclass(frozen=True, slots=True)
+class RetryDecision:
+    """Whether to try again, after how long, and the reason (for logs and errors)."""
+
+    retry: bool
+    delay: float = 0.0
+    reason: str = ""
+
+
+def retry_decision(
+    attempt: int,
+    settings: TransportSettings,
+    *,
+    reason: str,
+    headers: Mapping[str, str] | None = None,
+    rng: random.Random | None = None,
+) -> RetryDecision:
+    """Decides a retry after a retryable failure on attempt number ``attempt`` (0-based).
+
+    A server-requested wait longer than ``max_retry_delay`` is not waited for: the
+    request fails at once, and the reason says how long the server asked to wait.
+    """
+    requested = retry_after_seconds(headers) if headers is not None else None
+    if requested is not None and requested > settings.max_retry_delay:
+        return RetryDecision(
+            False,
+            requested,
+            f"{reason}; the server asked to retry after {requested:.1f} s, "
+            f"more than max_retry_delay={settings.max_retry_delay:g} s",
+        )
+    if attempt >= settings.max_retries:
+        return RetryDecision(False, 0.0, reason)
+    delay = requested if requested is not None else backoff_delay(attempt, rng)
+    return RetryDecision(True, min(delay, settings.max_retry_delay), reason)
+
+
+# --------------------------------------------------------------------------- error text
+
+
+def _error_text_from_body(body: bytes) -> str | None:
+    """The provider's own message from an error body (OpenAI, Anthropic, Google, AWS shapes)."""
+    text = body.decode("utf-8", "replace").strip()
+    if not text:
+        return None
+    try:
+        data = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return text[:2000]
+    if isinstance(data, list) and data and isinstance(data[0], dict):
+        data = data[0]  # Gemini sometimes wraps the error in a list
+    if not isinstance(data, dict):
+        return text[:2000]
+    error = data.get("error", data)
+    if isinstance(error, str):
+        return error
+    if isinstance(error, dict):
+        message = error.get("message") or error.get("msg") or error.get("detail")
+        kind = error.get("type") or error.get("status") or error.get("code")
+        if isinstance(message, str) and message:
+            return f"{kind}: {message}" if isinstance(kind, str) and kind and kind not in message else message
+    for key in ("message", "Message", "detail"):
+        value = data.get(key)
+        if isinstance(value, str) and value:
+            return value
+    return text[:2000]
+
+
+def request_id(headers: Mapping[str, str]) -> str | None:
+    lowered = {k.lower(): v for k, v in headers.items()}
+    for name in REQUEST_ID_HEADERS:
+        value = lowered.get(name)
+        if value:
+            return value
+    return None
+
+
+def http_error_message(
+    status: int,
+    body: bytes,
+    headers: Mapping[str, str],
+    *,
+    provider: str,
+    secrets: tuple[str, ...] = (),
+) -> str:
+    """``"<provider> HTTP 429: <provider's message> (request id ...)"``, secrets redacted."""
+    parts = [f"{provider} HTTP {status}"]
+    detail = _error_text_from_body(body)
+    message = f"{parts[0]}: {detail}" if detail else f"{parts[0]} (no body)"
+    rid = request_id(headers)
+    if rid:
+        message += f" (request id {rid})"
+    return redact(message, secrets)
+
+
+# --------------------------------------------------------------------------- logging
+
+_log_configured = False
+
+
+def configure_logging_from_env(env: Mapping[str, str] | None = None) -> None:
+    """``ALCHEMY_LOG=debug|info|warning`` adds one stderr handler to the ``alchemy`` logger."""
+    global _log_configured
+    if _log_configured:
+        return
+    _log_configured = True
+    level_name = (os.environ if env is None else env).get("ALCHEMY_LOG", "").strip().upper()
+    if not level_name:
+        return
+    level = logging.getLevelName(level_name)
+    if not isinstance(level, int):
+        logger.warning("ALCHEMY_LOG=%r is not a logging level; use debug, info or warning", level_name)
+        return
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("%(asctime)s %(name)s %(levelname)s %(message)s"))
+    logger.addHandler(handler)
+    logger.setLevel(level)
