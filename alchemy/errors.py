@@ -16,7 +16,16 @@ Hierarchy::
     ├── ReplayServerError        (also RuntimeError) alchemy.testing: the replay server failed to start, stop or serve
     ├── UnknownApiError          (also LookupError) no provider is registered for a model's api
     ├── StreamProtocolError      (also RuntimeError) a provider called the event emitter out of order
-    └── UnsupportedCapabilityError (also ValueError) the request needs something the model lacks
+    ├── UnsupportedCapabilityError (also ValueError) the request needs something the model lacks
+    ├── MissingApiKeyError       (also LookupError) no key given and none in the provider's variables
+    ├── MissingConfigurationError (also LookupError) a setting a provider needs (region, project, ...) is unset
+    └── ProviderError            what ended a stream, as the ``error`` event's message says
+        ├── ProviderHttpError    the provider answered with an HTTP error status
+        ├── ProviderStreamError  the provider reported an error inside a 200 stream
+        └── StreamInterruptedError the connection dropped, stalled or sent bytes that do not parse
+
+ProviderError and its subclasses are raised inside a stream's source and turned into
+its ``error`` event; they never reach the consumer.
 
 Warnings (never raised, shown once)::
 
@@ -29,6 +38,12 @@ from __future__ import annotations
 
 __all__ = [
     "AlchemyError",
+    "MissingApiKeyError",
+    "MissingConfigurationError",
+    "ProviderError",
+    "ProviderHttpError",
+    "ProviderStreamError",
+    "StreamInterruptedError",
     "AlchemyWarning",
     "StreamProtocolError",
     "UnknownApiError",
@@ -160,3 +175,71 @@ class TokenizerFallbackWarning(AlchemyWarning):
 
 class RegistryRefreshWarning(AlchemyWarning):
     """``refresh_models`` could not use fresh data and kept what it had; the message says why."""
+
+
+class MissingApiKeyError(AlchemyError, LookupError):
+    """No API key was passed and none is set in the provider's environment variables."""
+
+    def __init__(self, provider: str, variables: tuple[str, ...]) -> None:
+        if variables:
+            names = " or ".join(variables)
+            message = f"No API key for provider {provider!r}: pass api_key=... or set {names}"
+        else:
+            message = f"No API key for provider {provider!r}: pass api_key=..."
+        super().__init__(message)
+        self.provider = provider
+        self.variables = variables
+
+
+class MissingConfigurationError(AlchemyError, LookupError):
+    """A setting a provider needs (a region, a project, an endpoint) is not set anywhere."""
+
+    def __init__(self, provider: str, what: str, variables: tuple[str, ...] = (), option: str | None = None) -> None:
+        ways = []
+        if option:
+            ways.append(f"pass {option}=...")
+        if variables:
+            ways.append(f"set {' or '.join(variables)}")
+        hint = f": {' or '.join(ways)}" if ways else ""
+        super().__init__(f"{provider} needs {what}{hint}")
+        self.provider = provider
+        self.what = what
+        self.variables = variables
+
+
+class ProviderError(AlchemyError):
+    """What ended a stream; its text becomes the ``error`` event's ``error_message``.
+
+    ``retryable`` says whether trying again may help (rate limits, overload, 5xx);
+    ``retry_after`` is the wait the server asked for, in seconds, when it said.
+    """
+
+    def __init__(self, message: str, *, retryable: bool = False, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retryable = retryable
+        self.retry_after = retry_after
+
+
+class ProviderHttpError(ProviderError):
+    """The provider answered with an HTTP error status."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int,
+        request_id: str | None = None,
+        retryable: bool = False,
+        retry_after: float | None = None,
+    ) -> None:
+        super().__init__(message, retryable=retryable, retry_after=retry_after)
+        self.status = status
+        self.request_id = request_id
+
+
+class ProviderStreamError(ProviderError):
+    """The provider reported an error inside a 200 stream (e.g. ``overloaded_error``)."""
+
+
+class StreamInterruptedError(ProviderError):
+    """The connection dropped, stalled past a timeout, or sent bytes that do not parse."""

@@ -35,6 +35,7 @@ __all__ = [
     "CostTier",
     "Provider",
     "StopReason",
+    "StreamMetrics",
     "TextContent",
     "ThinkingContent",
     "ThinkingLevel",
@@ -406,6 +407,39 @@ class Usage:
         )
 
 
+@dataclass(slots=True)
+class StreamMetrics:
+    """How one response streamed. Times are seconds since the request was first sent.
+
+    ``time_to_first_byte`` is when the response headers arrived,
+    ``time_to_first_content`` when the first text, thinking or tool-call content was
+    parsed, ``duration`` when the stream ended. ``output_tokens_per_second`` is the
+    output token count over the time from first content to the end. ``retries``
+    counts the attempts made before the one that was streamed.
+    """
+
+    time_to_first_byte: float | None = None
+    time_to_first_content: float | None = None
+    duration: float | None = None
+    bytes_received: int = 0
+    chunks: int = 0
+    events: int = 0
+    retries: int = 0
+    output_tokens_per_second: float | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "timeToFirstByte": self.time_to_first_byte,
+            "timeToFirstContent": self.time_to_first_content,
+            "duration": self.duration,
+            "bytesReceived": self.bytes_received,
+            "chunks": self.chunks,
+            "events": self.events,
+            "retries": self.retries,
+            "outputTokensPerSecond": self.output_tokens_per_second,
+        }
+
+
 # --------------------------------------------------------------------------- messages
 
 
@@ -448,6 +482,8 @@ class AssistantMessage:
     error_message: str | None = None
     timestamp: int = field(default_factory=now_ms)
     response_id: str | None = None
+    metrics: StreamMetrics | None = field(default=None, compare=False, repr=False)
+    """How the response streamed (set by the HTTP runner); not part of the saved JSON."""
     role: ClassVar[Literal["assistant"]] = "assistant"
 
     @property

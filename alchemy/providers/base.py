@@ -1,0 +1,244 @@
+"""The shape of a wire-API provider: sans-I/O request building and response parsing.
+
+A provider module (one per wire API) subclasses :class:`HttpProvider` and writes
+two things, neither of which touches the network:
+
+* :meth:`HttpProvider.build_request` turns a model, a context and the checked
+  options into an :class:`~alchemy.transport.HttpRequest` (URL, headers, JSON body).
+  It runs the conversation shaping first (:meth:`HttpProvider.shape`: handoff rules,
+  capability transforms, surrogate removal) and raises a clear exception for
+  anything the request cannot be built from (missing key, unsupported capability).
+* :meth:`HttpProvider.create_parser` returns a :class:`WireParser` that is fed the
+  response body chunk by chunk and writes into the stream's
+  :class:`~alchemy.emitter.EventEmitter`. SSE APIs subclass :class:`SSEParser`,
+  which decodes the framing and hands each event's name and data bytes over.
+
+The runner in :mod:`alchemy.providers._runner` does the I/O for every provider,
+sync and async: sending with retries, timeouts, abort, the ``on_payload`` hook,
+HTTP error text, metrics. So a new provider is one file, and its tests feed bytes
+straight into its parser.
+
+Errors a parser finds in a 200 stream (an ``error`` event, an error object in a
+chunk) are raised as :class:`ProviderStreamError`; ``retryable=True`` (overloaded,
+rate limited) lets the runner try again as long as no content reached the consumer.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
+
+from .._speedups import SSEDecoder
+from ..errors import MissingApiKeyError, ProviderStreamError
+from ..transport import HttpRequest, base_url_override
+
+if TYPE_CHECKING:
+    from ..api_registry import AsyncEventSource, EventSource
+    from ..capabilities import ResponseFormat, ShapedRequest, ToolChoice
+    from ..emitter import EventEmitter
+    from ..streaming import StreamOptions
+    from ..types import Context, Model, Usage
+
+__all__ = [
+    "TRANSPORT_OPTION_NAMES",
+    "HttpProvider",
+    "ProviderStreamError",
+    "SSEParser",
+    "WireParser",
+    "merge_headers",
+]
+
+TRANSPORT_OPTION_NAMES: frozenset[str] = frozenset(
+    {"client", "connect_timeout", "first_byte_timeout", "idle_timeout"}
+)
+"""Options every HTTP provider accepts on top of the shared ones: ``client`` (your own
+``httpx.Client`` or ``httpx.AsyncClient``: proxies, certificates, transports) and the
+three stream timeouts in seconds."""
+
+
+class WireParser(Protocol):
+    """Turns one response body into emitter calls; no I/O."""
+
+    def feed(self, chunk: bytes) -> None:
+        """Parses one network chunk (any split); may raise :class:`ProviderStreamError`."""
+        ...
+
+    def finish(self) -> None:
+        """The body ended: flush, and end the response (``done``) or raise if it is cut short."""
+        ...
+
+
+class SSEParser:
+    """Base of the SSE-framed parsers: decodes frames, calls :meth:`on_event` per event.
+
+    ``on_event(event, data)`` gets the event name (``"message"`` when the frame has
+    none) and the data as bytes, ready for ``orjson.loads``; events with no data
+    never arrive (the decoder drops them, per the spec).
+    """
+
+    __slots__ = ("emitter", "_feed_raw")
+
+    def __init__(self, emitter: EventEmitter) -> None:
+        self.emitter = emitter
+        self._feed_raw = SSEDecoder().feed_raw
+
+    def feed(self, chunk: bytes) -> None:
+        on_event = self.on_event
+        for event, data in self._feed_raw(chunk):
+            on_event(event, data)
+
+    def on_event(self, event: str, data: bytes) -> None:
+        raise TypeError(f"{type(self).__name__} must define on_event(event, data)")
+
+    def finish(self) -> None:
+        raise TypeError(f"{type(self).__name__} must define finish()")
+
+
+def merge_headers(*layers: Mapping[str, str] | None) -> dict[str, str]:
+    """Merges header layers left to right; a later layer wins, names compared case-insensitively."""
+    merged: dict[str, str] = {}
+    names: dict[str, str] = {}
+    for layer in layers:
+        if not layer:
+            continue
+        for name, value in layer.items():
+            lowered = name.lower()
+            previous = names.get(lowered)
+            if previous is not None and previous != name:
+                del merged[previous]
+            names[lowered] = name
+            merged[name] = value
+    return merged
+
+
+class HttpProvider:
+    """Base of the providers that speak a wire API over HTTP (all built-in ones).
+
+    Subclasses set ``api``, ``label`` (how errors name the service, e.g.
+    ``"Anthropic"``) and ``own_option_names``, and write :meth:`build_request`,
+    :meth:`create_parser` and, where ``stream_simple`` levels apply,
+    :meth:`map_simple_options`.
+    """
+
+    api: ClassVar[str]
+    label: ClassVar[str]
+    own_option_names: ClassVar[frozenset[str]] = frozenset()
+
+    @property
+    def option_names(self) -> frozenset[str]:
+        return self.own_option_names | TRANSPORT_OPTION_NAMES
+
+    # -- what a provider writes ------------------------------------------------------
+
+    def build_request(self, model: Model, context: Context, options: StreamOptions) -> HttpRequest:
+        raise TypeError(f"{type(self).__name__} must define build_request()")
+
+    def create_parser(self, model: Model, options: StreamOptions, emitter: EventEmitter) -> WireParser:
+        raise TypeError(f"{type(self).__name__} must define create_parser()")
+
+    def map_simple_options(self, model: Model, options: StreamOptions) -> StreamOptions:
+        """Default: no reasoning knob; ``reasoning`` and ``thinking_budgets`` are ignored."""
+        return options
+
+    def finalize_request(self, model: Model, options: StreamOptions, request: HttpRequest) -> HttpRequest:
+        """Last step before sending, after ``on_payload``: ``request.body`` is the encoded bytes.
+
+        The default sends the request as it is; a provider that signs the exact bytes
+        (AWS SigV4 for Bedrock) returns a copy with its signature headers here.
+        """
+        return request
+
+    def is_retryable_status(self, status: int, body: bytes) -> bool:
+        """Whether an HTTP error status (with its body) is worth retrying."""
+        from ..transport import is_retryable_status
+
+        return is_retryable_status(status)
+
+    # -- the runner ------------------------------------------------------------------
+
+    def open(self, model: Model, context: Context, options: StreamOptions, emitter: EventEmitter) -> EventSource:
+        from ._runner import HttpEventSource
+
+        return HttpEventSource(self, model, context, options, emitter)
+
+    def aopen(
+        self, model: Model, context: Context, options: StreamOptions, emitter: EventEmitter
+    ) -> AsyncEventSource:
+        from ._runner import AsyncHttpEventSource
+
+        return AsyncHttpEventSource(self, model, context, options, emitter)
+
+    # -- helpers for build_request ---------------------------------------------------
+
+    def api_key(self, model: Model, options: StreamOptions, *, required: bool = True) -> str | None:
+        """The key from the options, else from the provider's environment variables.
+
+        A missing required key raises :class:`MissingApiKeyError` naming the variables
+        that were looked at.
+        """
+        if options.api_key:
+            return options.api_key
+        from ..models import get_env_api_key
+
+        key = get_env_api_key(model)
+        if key or not required:
+            return key
+        raise MissingApiKeyError(model.provider, self.key_variables(model))
+
+    def key_variables(self, model: Model) -> tuple[str, ...]:
+        """The environment variables that may hold the key (for error messages)."""
+        from ..models import get_provider
+        from ..models._env import env_key_candidates
+
+        names = list(env_key_candidates(model.env_keys, model.base_url))
+        try:
+            names += [n for n in get_provider(model.provider).env if n not in names]
+        except LookupError:
+            pass
+        return tuple(names)
+
+    def base_url(self, model: Model, env: Mapping[str, str] | None = None) -> str:
+        """``ALCHEMY_BASE_URL_OVERRIDE`` if set, else the model's URL with ``${VAR}`` filled."""
+        override = base_url_override(os.environ if env is None else env)
+        if override:
+            return override
+        from ..models import resolve_base_url
+
+        return resolve_base_url(model, env).rstrip("/")
+
+    def shape(
+        self,
+        model: Model,
+        context: Context,
+        options: StreamOptions,
+        *,
+        tool_choice: ToolChoice | None = None,
+        response_format: ResponseFormat | None = None,
+        user: str | None = None,
+    ) -> ShapedRequest:
+        """Handoff, capability transforms and surrogate removal, in the documented order."""
+        from ..capabilities import RequestValues, shape_request
+        from ..tool_ids import tool_call_id_normalizer
+
+        values = RequestValues(
+            temperature=options.temperature, tool_choice=tool_choice, response_format=response_format, user=user
+        )
+        return shape_request(context, model, values, normalize_tool_call_id=tool_call_id_normalizer(model))
+
+    def headers(self, model: Model, options: StreamOptions, defaults: Mapping[str, str]) -> dict[str, str]:
+        """Provider defaults, then the model's headers, then the caller's (the last wins)."""
+        return merge_headers(defaults, model.headers, options.headers)
+
+    @staticmethod
+    def priced(model: Model, usage: Usage) -> Usage:
+        """Fills ``usage.cost`` from the model's prices (``None`` where a price is unknown)."""
+        from ..models import calculate_cost
+
+        usage.cost = calculate_cost(model, usage)
+        return usage
+
+
+def provider_option(options: StreamOptions, name: str, default: Any = None) -> Any:
+    """A provider-specific option (``None`` when not given)."""
+    return options.provider_options.get(name, default)
