@@ -1,0 +1,79 @@
+"""OpenAI's Responses API (``openai-responses``): the default API of OpenAI's own models.
+
+``POST {base}/responses`` with ``Authorization: Bearer <key>`` and ``stream: true``.
+The request body and the stream parser are shared with Azure OpenAI
+(:mod:`alchemy.providers._responses_shared`); this module adds OpenAI's
+addressing and its own choices:
+
+* ``store: false``: nothing is kept on OpenAI's side, so every turn sends its
+  history, reasoning included (``include: ["reasoning.encrypted_content"]`` for
+  reasoning models).
+* ``prompt_cache_key`` is the ``session_id`` (unless ``cache_retention="none"``);
+  ``cache_retention="long"`` asks api.openai.com for ``prompt_cache_retention: "24h"``.
+* Options of its own: ``tool_choice``, ``reasoning_effort`` (``none`` ... ``xhigh``),
+  ``reasoning_summary`` (``auto``, ``concise``, ``detailed``) and ``service_tier``
+  (``auto``, ``default``, ``flex``, ``priority``, ``scale``; flex and priority
+  responses are priced x0.5 and x2).
+* ``OPENAI_ORG_ID`` and ``OPENAI_PROJECT_ID`` become the ``OpenAI-Organization`` and
+  ``OpenAI-Project`` headers when set, as in OpenAI's own SDKs.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import TYPE_CHECKING, ClassVar
+
+from ..transport import HttpRequest
+from ._responses_shared import ResponsesParser, build_body, map_reasoning_level, read_settings
+from .base import HttpProvider
+
+if TYPE_CHECKING:
+    from ..emitter import EventEmitter
+    from ..streaming import StreamOptions
+    from ..types import Context, Model
+
+__all__ = ["OpenAIResponsesProvider", "provider"]
+
+_ACCEPT_SSE = {"accept": "text/event-stream", "content-type": "application/json"}
+
+
+class OpenAIResponsesProvider(HttpProvider):
+    """The ``openai-responses`` wire API (OpenAI and the services that speak it)."""
+
+    api: ClassVar[str] = "openai-responses"
+    label: ClassVar[str] = "OpenAI"
+    own_option_names: ClassVar[frozenset[str]] = frozenset(
+        {"tool_choice", "reasoning_effort", "reasoning_summary", "service_tier"}
+    )
+
+    def build_request(self, model: Model, context: Context, options: StreamOptions) -> HttpRequest:
+        settings = read_settings(options)
+        shaped = self.shape(model, context, options, tool_choice=settings.tool_choice)
+        key = self.api_key(model, options) or ""  # required: a missing key raises MissingApiKeyError
+        base = self.base_url(model)
+        body = build_body(
+            model, shaped, options, settings, model_name=model.id, base_url=base, store=False, service_tier=True
+        )
+        defaults = dict(_ACCEPT_SSE)
+        defaults["authorization"] = f"Bearer {key}"
+        organization = os.environ.get("OPENAI_ORG_ID")
+        if organization:
+            defaults["OpenAI-Organization"] = organization
+        project = os.environ.get("OPENAI_PROJECT_ID")
+        if project:
+            defaults["OpenAI-Project"] = project
+        headers = self.headers(model, options, defaults)
+        return HttpRequest("POST", f"{base}/responses", headers, body, secrets=(key,))
+
+    def create_parser(self, model: Model, options: StreamOptions, emitter: EventEmitter) -> ResponsesParser:
+        tier = options.provider_options.get("service_tier")
+        return ResponsesParser(
+            emitter, label=self.label, model=model, requested_tier=tier if isinstance(tier, str) else None
+        )
+
+    def map_simple_options(self, model: Model, options: StreamOptions) -> StreamOptions:
+        return map_reasoning_level(model, options)
+
+
+provider = OpenAIResponsesProvider()
+"""The registered ``openai-responses`` provider."""

@@ -1,0 +1,274 @@
+"""OpenAI Responses streaming, per chunk: alchemy against the raw floor and openai-python.
+
+The workload is one Responses text stream of ``DELTAS`` ``response.output_text.delta``
+events shaped as OpenAI sends them (``item_id``, ``output_index``, ``content_index``,
+``logprobs``, ``obfuscation``, ``sequence_number``), between the usual
+``response.created`` ... ``response.output_item.added`` head and the
+``output_text.done`` ... ``response.completed`` tail whose final item repeats the
+whole text. It is served by a replay server in a separate process, one write per
+event, in the real framing (``event: <type>`` + ``data: <json>``).
+
+Clients, each reading the whole stream once per round:
+
+* ``floor``: httpx streaming the body and ``orjson.loads`` of every ``data:`` line
+  (``event:`` lines are skipped), nothing else (``benchmarks/streams.py``);
+* ``alchemy``: ``alchemy.stream(model, context)`` iterated to the end (sync);
+* ``openai-python``: ``client.responses.create(..., stream=True)`` iterated (typed
+  events), when the ``openai`` package is installed.
+
+Target: alchemy at most 1.5x the floor per chunk. Run::
+
+    .venv/bin/python -m pytest benchmarks/test_bench_openai_responses.py --benchmark-columns=min,median,rounds
+    .venv/bin/python benchmarks/test_bench_openai_responses.py   # interleaved rounds, the ratio table alone
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import random
+import statistics
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+try:
+    from .streams import floor_sse_sync, replay_process, temporary_folder, write_recording
+except ImportError:  # run as a script
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from streams import floor_sse_sync, replay_process, temporary_folder, write_recording  # type: ignore[no-redef]
+
+import alchemy
+from alchemy.models import get_model
+from alchemy.types import Context, UserMessage
+
+DELTAS = 10_000
+ROUNDS = 7
+KEY = "sk-bench-0123456789abcdef"
+MODEL = get_model("openai", "gpt-4.1")
+CONTEXT = Context("Be helpful.", [UserMessage("Tell me a long story.")])
+WORDS = ("the", "model", "streams", "tokens", "café", "naïve", "日本語", "テキスト", "🚀", "Zürich", "data", "→")
+RESPONSE_ID = "resp_0a63f40a2632b74300699f8818e5648196a8fa657ae8091421"
+ITEM_ID = "msg_0a63f40a2632b74300699f8819a5e08196ac270722d369af5a"
+
+
+def _response(status: str, output: list[Any], usage: dict[str, Any] | None) -> dict[str, Any]:
+    return {
+        "id": RESPONSE_ID,
+        "object": "response",
+        "created_at": 1772062745,
+        "status": status,
+        "background": False,
+        "error": None,
+        "incomplete_details": None,
+        "instructions": None,
+        "max_output_tokens": None,
+        "model": "gpt-4.1-2025-04-14",
+        "output": output,
+        "parallel_tool_calls": True,
+        "previous_response_id": None,
+        "reasoning": {"effort": None, "summary": None},
+        "service_tier": "default",
+        "store": False,
+        "temperature": 1.0,
+        "text": {"format": {"type": "text"}, "verbosity": "medium"},
+        "tool_choice": "auto",
+        "tools": [],
+        "top_p": 1.0,
+        "truncation": "disabled",
+        "usage": usage,
+        "metadata": {},
+    }
+
+
+def text_payloads(seed: int = 9) -> list[dict[str, Any]]:
+    rng = random.Random(seed)
+    deltas = [" " + " ".join(rng.choices(WORDS, k=rng.randint(1, 3))) for _ in range(DELTAS)]
+    text = "".join(deltas)
+    sequence = iter(range(DELTAS + 16))
+    item = {"id": ITEM_ID, "type": "message", "status": "in_progress", "content": [], "role": "assistant"}
+    part = {"type": "output_text", "annotations": [], "logprobs": [], "text": ""}
+    done_item = {**item, "status": "completed", "content": [{**part, "text": text}]}
+    where = {"item_id": ITEM_ID, "output_index": 0, "content_index": 0}
+    usage = {
+        "input_tokens": 1234,
+        "input_tokens_details": {"cached_tokens": 1024},
+        "output_tokens": DELTAS,
+        "output_tokens_details": {"reasoning_tokens": 0},
+        "total_tokens": 1234 + DELTAS,
+    }
+    events: list[dict[str, Any]] = [
+        {"type": "response.created", "sequence_number": next(sequence), "response": _response("in_progress", [], None)},
+        {"type": "response.in_progress", "sequence_number": next(sequence), "response": _response("in_progress", [], None)},
+        {"type": "response.output_item.added", "sequence_number": next(sequence), "output_index": 0, "item": item},
+        {"type": "response.content_part.added", "sequence_number": next(sequence), **where, "part": part},
+    ]
+    for delta in deltas:
+        obfuscation = "".join(rng.choices("abcdefghijkLMNOPQRS0123456789", k=rng.randint(4, 14)))
+        events.append(
+            {
+                "type": "response.output_text.delta",
+                "sequence_number": next(sequence),
+                **where,
+                "delta": delta,
+                "logprobs": [],
+                "obfuscation": obfuscation,
+            }
+        )
+    events += [
+        {"type": "response.output_text.done", "sequence_number": next(sequence), **where, "text": text, "logprobs": []},
+        {"type": "response.content_part.done", "sequence_number": next(sequence), **where, "part": {**part, "text": text}},
+        {"type": "response.output_item.done", "sequence_number": next(sequence), "output_index": 0, "item": done_item},
+        {
+            "type": "response.completed",
+            "sequence_number": next(sequence),
+            "response": _response("completed", [done_item], usage),
+        },
+    ]
+    return events
+
+
+@dataclasses.dataclass
+class Served:
+    """The workload served by a replay process, with every client ready to read it."""
+
+    events: int
+    base_url: str
+    client: httpx.Client
+    model: Any
+
+    @property
+    def url(self) -> str:
+        return f"{self.base_url}/responses"
+
+
+def _request_body() -> dict[str, Any]:
+    return {
+        "model": MODEL.id,
+        "input": [{"role": "system", "content": "Be helpful."}, {"role": "user", "content": "Tell me a long story."}],
+        "stream": True,
+        "store": False,
+    }
+
+
+# --------------------------------------------------------------------------- the clients
+
+
+def run_floor(served: Served) -> int:
+    return floor_sse_sync(served.client, served.url, _request_body(), {"authorization": f"Bearer {KEY}"})
+
+
+def run_alchemy(served: Served) -> int:
+    count = 0
+    with alchemy.stream(served.model, CONTEXT, api_key=KEY) as events:
+        for _ in events:
+            count += 1
+    message = events.result()
+    assert message.stop_reason == "stop", message.error_message
+    return count
+
+
+def _sdk(served: Served) -> Any:
+    openai = pytest.importorskip("openai") if "pytest" in sys.modules else __import__("openai")
+    return openai.OpenAI(api_key=KEY, base_url=served.base_url, max_retries=0)
+
+
+def run_sdk(served: Served, client: Any) -> int:
+    body = _request_body()
+    del body["stream"]
+    count = 0
+    for _ in client.responses.create(**body, stream=True):
+        count += 1
+    return count
+
+
+# --------------------------------------------------------------------------- serving
+
+
+def serve(folder: Path) -> Iterator[Served]:
+    payloads = text_payloads()
+    recording = write_recording(folder, "openai-responses-bench-text", payloads)
+    with replay_process(recording, "openai-responses") as base_url, httpx.Client(timeout=60) as client:
+        base = f"{base_url}/v1"
+        yield Served(len(payloads), base, client, dataclasses.replace(MODEL, base_url=base))
+
+
+@pytest.fixture(scope="module")
+def served() -> Iterator[Served]:
+    with temporary_folder() as folder:
+        yield from serve(Path(folder))
+
+
+def _group(benchmark: Any, served: Served) -> None:
+    benchmark.group = f"openai-responses text stream ({served.events} events)"
+    benchmark.extra_info["events"] = served.events
+
+
+def _per_chunk(benchmark: Any, served: Served) -> None:
+    stats = benchmark.stats.stats if benchmark.stats is not None else None
+    if stats is not None:
+        benchmark.extra_info["median_us_per_chunk"] = round(stats.median / served.events * 1e6, 3)
+
+
+def test_floor(benchmark: Any, served: Served) -> None:
+    _group(benchmark, served)
+    assert benchmark.pedantic(run_floor, (served,), rounds=ROUNDS, warmup_rounds=1) == served.events
+    _per_chunk(benchmark, served)
+
+
+def test_alchemy(benchmark: Any, served: Served) -> None:
+    _group(benchmark, served)
+    assert benchmark.pedantic(run_alchemy, (served,), rounds=ROUNDS, warmup_rounds=1) >= DELTAS
+    _per_chunk(benchmark, served)
+
+
+def test_openai_python(benchmark: Any, served: Served) -> None:
+    client = _sdk(served)
+    _group(benchmark, served)
+    assert benchmark.pedantic(run_sdk, (served, client), rounds=ROUNDS, warmup_rounds=1) == served.events
+    _per_chunk(benchmark, served)
+
+
+# --------------------------------------------------------------------------- the ratio table
+
+
+def measure(rounds: int = ROUNDS) -> dict[str, float]:
+    """Median seconds per chunk for every client, rounds interleaved."""
+    with temporary_folder() as folder:
+        for served in serve(Path(folder)):
+            runners: dict[str, Callable[[], int]] = {
+                "floor": lambda: run_floor(served),
+                "alchemy": lambda: run_alchemy(served),
+            }
+            try:
+                client = _sdk(served)
+            except ImportError:
+                client = None
+            if client is not None:
+                runners["openai-python"] = lambda: run_sdk(served, client)
+            samples: dict[str, list[float]] = {label: [] for label in runners}
+            for run in runners.values():
+                run()  # warm up: connections, caches
+            for _ in range(rounds):
+                for label, run in runners.items():
+                    started = time.perf_counter()
+                    run()
+                    samples[label].append(time.perf_counter() - started)
+            return {label: statistics.median(values) / served.events for label, values in samples.items()}
+    raise RuntimeError("the replay process did not start")
+
+
+def report(results: dict[str, float]) -> str:
+    floor = results["floor"]
+    lines = ["| client | µs / chunk | vs floor |", "|---|---:|---:|"]
+    for label, seconds in results.items():
+        lines.append(f"| {label} | {seconds * 1e6:.2f} | {seconds / floor:.2f}x |")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    print(report(measure()))
