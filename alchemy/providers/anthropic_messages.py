@@ -1,0 +1,867 @@
+"""Anthropic's Messages API (``anthropic-messages``): Anthropic and the compatible endpoints.
+
+The same wire API serves Claude on ``api.anthropic.com`` and the Anthropic-compatible
+endpoints in the registry (MiniMax, Kimi For Coding, OpenCode, ZenMux, Azure
+Foundry, GitHub Copilot, ...). Their base URLs are API roots without ``/v1``; the
+request goes to ``{base}/v1/messages``.
+
+Request
+    ``x-api-key`` for API keys; ``Authorization: Bearer`` for OAuth tokens (a key
+    from ``ANTHROPIC_OAUTH_TOKEN`` or one shaped ``sk-ant-oat...``, which also get
+    the Claude Code beta flags, user agent and identity line the subscription
+    endpoint requires) and for GitHub Copilot. ``anthropic-beta`` lists
+    fine-grained tool streaming and interleaved thinking, plus any flags in the
+    model's or the caller's headers (the lists are joined, not replaced).
+    Prompt caching puts ``cache_control`` breakpoints on the system prompt, the
+    last tool and the last block of the last user turn (``cache_retention``:
+    ``short`` = 5 minutes, ``long`` = 1 hour, ``none`` = off; the process default
+    comes from ``ALCHEMY_CACHE_RETENTION``, else ``short``).
+
+Own options (keyword arguments of ``stream``)
+    ``thinking_enabled``, ``thinking_budget_tokens`` (budget thinking; ``max_tokens``
+    is raised to fit the budget), ``effort`` (``output_config.effort``; with
+    thinking on, models of Claude 4.6 and later use adaptive thinking),
+    ``interleaved_thinking`` (default on), ``tool_choice`` (``"auto"``, ``"any"`` /
+    ``"required"``, ``"none"``, a tool name as ``{"type": "tool", "name": ...}``).
+
+Response
+    ``message_start`` gives the id and the input/cache usage at once; text,
+    thinking (with its signature), redacted thinking and ``tool_use`` blocks stream
+    through the emitter (tool arguments through the JSON delta merger);
+    ``message_delta`` gives the stop reason and the final usage (input counts too,
+    where a server reports them there); ``message_stop`` ends the response. Blocks
+    of other kinds (server tools and their results, compaction, ...) are skipped,
+    with a debug line on the ``alchemy`` logger. An ``error`` event inside the 200
+    stream raises :class:`~alchemy.errors.ProviderStreamError`, retryable for
+    ``overloaded_error``, ``rate_limit_error`` and ``api_error``. A repeated
+    ``message_start`` before any block replaces the first; one that arrives after
+    blocks of the first (a spliced stream) ends the response with an error. Events
+    after ``message_stop`` are ignored.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import os
+import re
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, ClassVar, Final
+
+import orjson
+
+from ..errors import ProviderStreamError, StreamInterruptedError
+from ..transport import HttpRequest
+from ..types import (
+    AssistantMessage,
+    ImageContent,
+    TextContent,
+    ThinkingContent,
+    ToolCall,
+    ToolResultMessage,
+    Usage,
+    UserMessage,
+)
+from .base import HttpProvider, SSEParser
+
+if TYPE_CHECKING:
+    from ..capabilities import ToolChoice
+    from ..emitter import EventEmitter
+    from ..streaming import StreamOptions
+    from ..types import CacheRetention, Context, Message, Model, StopReason, Tool
+
+__all__ = [
+    "ANTHROPIC_VERSION",
+    "AnthropicMessagesProvider",
+    "AnthropicParser",
+    "DEFAULT_THINKING_BUDGETS",
+    "is_oauth_token",
+    "provider",
+    "resolve_cache_retention",
+    "supports_adaptive_thinking",
+]
+
+logger = logging.getLogger("alchemy")
+
+ANTHROPIC_VERSION: Final = "2023-06-01"
+FINE_GRAINED_TOOL_STREAMING: Final = "fine-grained-tool-streaming-2025-05-14"
+INTERLEAVED_THINKING: Final = "interleaved-thinking-2025-05-14"
+OAUTH_BETAS: Final = ("claude-code-20250219", "oauth-2025-04-20")
+CLAUDE_CODE_VERSION: Final = "2.1.2"
+CLAUDE_CODE_IDENTITY: Final = "You are Claude Code, Anthropic's official CLI for Claude."
+"""The first system block the Claude subscription (OAuth) endpoint expects."""
+OAUTH_TOKEN_MARK: Final = "sk-ant-oat"
+OAUTH_TOKEN_VARIABLE: Final = "ANTHROPIC_OAUTH_TOKEN"
+CACHE_RETENTION_VARIABLE: Final = "ALCHEMY_CACHE_RETENTION"
+
+DEFAULT_MAX_TOKENS: Final = 4096
+"""``max_tokens`` when neither the caller nor the model says (the API requires one)."""
+SIMPLE_MAX_TOKENS_CAP: Final = 32000
+MIN_THINKING_BUDGET: Final = 1024
+"""Anthropic's smallest ``budget_tokens``; also the room kept for the answer when a
+budget has to shrink to fit under the model's output limit."""
+DEFAULT_THINKING_BUDGETS: Final[Mapping[str, int]] = {"minimal": 1024, "low": 2048, "medium": 8192, "high": 16384}
+"""``stream_simple`` budgets per level (``xhigh`` uses ``high``'s); ``thinking_budgets`` overrides them."""
+EFFORT_LEVELS: Final = ("low", "medium", "high", "xhigh", "max")
+IMAGE_ONLY_TEXT: Final = "(see attached image)"
+
+_TOOL_CHOICE_KINDS: Final = frozenset({"auto", "any", "none", "tool"})
+_RETRYABLE_ERRORS: Final = frozenset({"overloaded_error", "rate_limit_error", "api_error"})
+_STOP_REASONS: Final[Mapping[str, StopReason]] = {
+    "end_turn": "stop",
+    "pause_turn": "stop",
+    "stop_sequence": "stop",
+    "max_tokens": "length",
+    "model_context_window_exceeded": "length",
+    "tool_use": "toolUse",
+}
+_FAILED_STOP_REASONS: Final[Mapping[str, str]] = {
+    "refusal": "the model refused to answer",
+    "sensitive": "the response was flagged by the provider's safety filters",
+}
+# claude-<family>-<major>[-.<minor>]; a dated suffix (-20250514) is not a minor version.
+_CLAUDE_VERSION = re.compile(r"claude-(?:opus|sonnet|haiku|fable|mythos)-(\d+)(?:[.-](\d{1,2}))?(?!\d)")
+_FIRST_ADAPTIVE_VERSION: Final = (4, 6)
+
+
+# --------------------------------------------------------------------------- model facts
+
+
+def supports_adaptive_thinking(model: Model) -> bool:
+    """Whether ``model`` thinks adaptively (``thinking: {type: "adaptive"}``): Claude 4.6 and later.
+
+    Read from the model id (``claude-opus-4-6``, ``anthropic/claude-sonnet-4.6``,
+    ``claude-fable-5``, any Mythos), because registries disagree on the reasoning
+    controls of the same model. Claude 4.7 and later accept only adaptive thinking.
+    """
+    model_id = model.id.lower()
+    if "claude-mythos" in model_id:
+        return True
+    match = _CLAUDE_VERSION.search(model_id)
+    if match is None:
+        return False
+    version = (int(match.group(1)), int(match.group(2) or 0))
+    return version >= _FIRST_ADAPTIVE_VERSION
+
+
+def _listed_efforts(model: Model) -> tuple[str, ...] | None:
+    """The effort values the registry lists for ``model``, or ``None`` when it lists none."""
+    for option in model.reasoning_options:
+        if option.get("type") == "effort":
+            values = option.get("values")
+            if isinstance(values, list):
+                return tuple(value for value in values if isinstance(value, str))
+    return None
+
+
+def _effort_for_level(model: Model, level: str) -> str:
+    """pi-ai's level -> effort map: minimal and low -> low; xhigh -> the model's top listed effort."""
+    if level in ("minimal", "low"):
+        return "low"
+    if level != "xhigh":
+        return level
+    listed = _listed_efforts(model) or ()
+    for candidate in ("xhigh", "max"):
+        if candidate in listed:
+            return candidate
+    return "high"
+
+
+def is_oauth_token(api_key: str, *, from_oauth_variable: bool = False) -> bool:
+    """Whether ``api_key`` is a Claude subscription OAuth token (sent as a bearer token)."""
+    return from_oauth_variable or OAUTH_TOKEN_MARK in api_key
+
+
+def resolve_cache_retention(options: StreamOptions, env: Mapping[str, str] | None = None) -> CacheRetention:
+    """``cache_retention`` from the options, else ``ALCHEMY_CACHE_RETENTION``, else ``"short"``."""
+    if options.cache_retention is not None:
+        return options.cache_retention
+    raw = (os.environ if env is None else env).get(CACHE_RETENTION_VARIABLE, "").strip().lower()
+    if not raw:
+        return "short"
+    if raw not in ("none", "short", "long"):
+        raise ValueError(f"{CACHE_RETENTION_VARIABLE}={raw!r} must be none, short or long")
+    return raw  # type: ignore[return-value]
+
+
+# --------------------------------------------------------------------------- option checks
+
+
+def _flag(options: StreamOptions, name: str) -> bool | None:
+    value = options.provider_options.get(name)
+    if value is not None and not isinstance(value, bool):
+        raise TypeError(f"option {name} must be True or False, got {type(value).__name__}")
+    return value
+
+
+def _budget_option(options: StreamOptions) -> int | None:
+    value = options.provider_options.get("thinking_budget_tokens")
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"option thinking_budget_tokens must be an int, got {type(value).__name__}")
+    if value < MIN_THINKING_BUDGET:
+        raise ValueError(f"option thinking_budget_tokens must be at least {MIN_THINKING_BUDGET}, got {value}")
+    return value
+
+
+def _effort_option(model: Model, options: StreamOptions) -> str | None:
+    value = options.provider_options.get("effort")
+    if value is None:
+        return None
+    if value not in EFFORT_LEVELS:
+        raise ValueError(f"option effort must be one of {', '.join(map(repr, EFFORT_LEVELS))}, got {value!r}")
+    listed = _listed_efforts(model)
+    if listed is not None and value not in listed:
+        raise ValueError(f"model {model.key} takes effort {', '.join(map(repr, listed))}, not {value!r}")
+    return str(value)
+
+
+def _tool_choice_option(options: StreamOptions) -> ToolChoice | None:
+    value = options.provider_options.get("tool_choice")
+    if value is None:
+        return None
+    if isinstance(value, str):
+        if value == "required":
+            return "any"
+        if value in ("auto", "any", "none"):
+            return value
+    elif isinstance(value, Mapping):
+        kind = value.get("type")
+        if kind in _TOOL_CHOICE_KINDS and (kind != "tool" or isinstance(value.get("name"), str)):
+            return dict(value)
+    raise ValueError(
+        "option tool_choice must be 'auto', 'any' (or 'required'), 'none' or "
+        f"{{'type': 'tool', 'name': <tool name>}}, got {value!r}"
+    )
+
+
+def _wire_tool_choice(choice: ToolChoice) -> dict[str, Any]:
+    if isinstance(choice, str):
+        return {"type": "any" if choice == "required" else choice}
+    return dict(choice)
+
+
+# --------------------------------------------------------------------------- conversion
+
+
+def _image(block: ImageContent) -> dict[str, Any]:
+    return {"type": "image", "source": {"type": "base64", "media_type": block.mime_type, "data": block.data}}
+
+
+def _user_content(content: str | list[TextContent | ImageContent]) -> str | list[dict[str, Any]] | None:
+    """A user turn's content, blank text left out; ``None`` when nothing is left."""
+    if isinstance(content, str):
+        return content if content.strip() else None
+    blocks: list[dict[str, Any]] = []
+    for block in content:
+        if isinstance(block, TextContent):
+            if block.text.strip():
+                blocks.append({"type": "text", "text": block.text})
+        else:
+            blocks.append(_image(block))
+    return blocks or None
+
+
+def _assistant_content(message: AssistantMessage) -> list[dict[str, Any]]:
+    blocks: list[dict[str, Any]] = []
+    for block in message.content:
+        if isinstance(block, TextContent):
+            if block.text.strip():
+                blocks.append({"type": "text", "text": block.text})
+        elif isinstance(block, ThinkingContent):
+            signature = block.thinking_signature
+            if block.redacted:
+                if signature:
+                    blocks.append({"type": "redacted_thinking", "data": signature})
+            elif not block.thinking.strip():
+                continue
+            elif signature and signature.strip():
+                blocks.append({"type": "thinking", "thinking": block.thinking, "signature": signature})
+            else:
+                # Unsigned thinking (an aborted stream) would be rejected; it goes back as text.
+                blocks.append({"type": "text", "text": block.thinking})
+        elif isinstance(block, ToolCall):
+            blocks.append({"type": "tool_use", "id": block.id, "name": block.name, "input": block.arguments})
+    return blocks
+
+
+def _tool_result(message: ToolResultMessage) -> dict[str, Any]:
+    result: dict[str, Any] = {"type": "tool_result", "tool_use_id": message.tool_call_id}
+    texts = [block.text for block in message.content if isinstance(block, TextContent)]
+    if any(isinstance(block, ImageContent) for block in message.content):
+        blocks: list[dict[str, Any]] = [] if texts else [{"type": "text", "text": IMAGE_ONLY_TEXT}]
+        for block in message.content:
+            blocks.append({"type": "text", "text": block.text} if isinstance(block, TextContent) else _image(block))
+        result["content"] = blocks
+    elif texts:
+        result["content"] = "\n".join(texts)
+    result["is_error"] = message.is_error
+    return result
+
+
+def convert_messages(messages: list[Message]) -> list[dict[str, Any]]:
+    """The ``messages`` of a request from a shaped conversation.
+
+    Consecutive tool results travel in one user turn of ``tool_result`` blocks;
+    empty turns are left out.
+    """
+    out: list[dict[str, Any]] = []
+    results: list[dict[str, Any]] = []
+    for message in messages:
+        if isinstance(message, ToolResultMessage):
+            results.append(_tool_result(message))
+            continue
+        if results:
+            out.append({"role": "user", "content": results})
+            results = []
+        if isinstance(message, UserMessage):
+            content = _user_content(message.content)
+            if content is not None:
+                out.append({"role": "user", "content": content})
+        elif isinstance(message, AssistantMessage):
+            blocks = _assistant_content(message)
+            if blocks:
+                out.append({"role": "assistant", "content": blocks})
+    if results:
+        out.append({"role": "user", "content": results})
+    return out
+
+
+def convert_tools(tools: list[Tool]) -> list[dict[str, Any]]:
+    """Tools with their JSON Schema as ``input_schema`` (an object schema, as the API requires)."""
+    converted = []
+    for tool in tools:
+        schema = dict(tool.parameters)
+        schema.setdefault("type", "object")
+        converted.append({"name": tool.name, "description": tool.description, "input_schema": schema})
+    return converted
+
+
+def _mark_last_user_turn(messages: list[dict[str, Any]], cache_control: dict[str, str]) -> None:
+    """Puts a cache breakpoint on the last block of the conversation when it is a user turn."""
+    if not messages or messages[-1]["role"] != "user":
+        return
+    last = messages[-1]
+    content = last["content"]
+    if isinstance(content, str):
+        last["content"] = [{"type": "text", "text": content, "cache_control": cache_control}]
+    elif content and content[-1].get("type") in ("text", "image", "tool_result"):
+        content[-1]["cache_control"] = cache_control
+
+
+def _cache_control(model: Model, options: StreamOptions) -> dict[str, str] | None:
+    """The ``cache_control`` of every breakpoint, or ``None`` when caching is off.
+
+    The one-hour ``ttl`` goes to Anthropic itself only; compatible endpoints get the
+    default five minutes, as pi-ai does.
+    """
+    retention = resolve_cache_retention(options)
+    if retention == "none":
+        return None
+    if retention == "long" and (model.provider == "anthropic" or "api.anthropic.com" in model.base_url):
+        return {"type": "ephemeral", "ttl": "1h"}
+    return {"type": "ephemeral"}
+
+
+def _system_blocks(context: Context, oauth: bool) -> list[dict[str, Any]]:
+    """The system prompt as text blocks (OAuth requests open with the Claude Code identity)."""
+    blocks: list[dict[str, Any]] = []
+    if oauth:
+        blocks.append({"type": "text", "text": CLAUDE_CODE_IDENTITY})
+    if context.system_prompt and context.system_prompt.strip():
+        blocks.append({"type": "text", "text": context.system_prompt})
+    return blocks
+
+
+def _split_betas(value: str | None) -> list[str]:
+    return [flag.strip() for flag in value.split(",") if flag.strip()] if value else []
+
+
+def _header(headers: Mapping[str, str] | None, name: str) -> str | None:
+    if not headers:
+        return None
+    for key, value in headers.items():
+        if key.lower() == name:
+            return value
+    return None
+
+
+def _fit_thinking_budget(max_tokens: int, budget: int, model_max: int, *, always_add: bool) -> tuple[int, int]:
+    """``(max_tokens, budget)`` with ``max_tokens`` above the budget, as the API requires.
+
+    ``max_tokens`` grows by the budget (capped at the model's output limit): always
+    for ``stream_simple`` (its ``max_tokens`` is room for the answer, as in pi-ai),
+    otherwise only when it does not exceed the budget. If the limit leaves no room,
+    the budget shrinks to leave ``MIN_THINKING_BUDGET`` tokens for the answer.
+    """
+    if max_tokens > budget and not always_add:
+        return max_tokens, budget
+    wanted = max_tokens + budget
+    if model_max > 0:
+        wanted = min(wanted, model_max)
+    if wanted <= budget:
+        budget = wanted - MIN_THINKING_BUDGET
+        if budget < MIN_THINKING_BUDGET:
+            raise ValueError(
+                f"max_tokens {wanted} leaves no room for thinking: Anthropic needs budget_tokens of at least "
+                f"{MIN_THINKING_BUDGET} and below max_tokens"
+            )
+    return wanted, budget
+
+
+# --------------------------------------------------------------------------- the provider
+
+
+class AnthropicMessagesProvider(HttpProvider):
+    """Anthropic Messages over SSE, sans-I/O (see the module docstring)."""
+
+    api: ClassVar[str] = "anthropic-messages"
+    label: ClassVar[str] = "Anthropic"
+    own_option_names: ClassVar[frozenset[str]] = frozenset(
+        {"thinking_enabled", "thinking_budget_tokens", "effort", "interleaved_thinking", "tool_choice"}
+    )
+
+    # -- stream_simple -----------------------------------------------------------
+
+    def map_simple_options(self, model: Model, options: StreamOptions) -> StreamOptions:
+        """pi-ai §4.10: adaptive models get an effort, the others a thinking budget.
+
+        ``max_tokens`` defaults to the model's limit capped at 32000; a budget is
+        added on top of it (capped at the model's limit). Options the caller gave
+        explicitly win over the mapped ones.
+        """
+        base = options.max_tokens or min(model.max_tokens or DEFAULT_MAX_TOKENS, SIMPLE_MAX_TOKENS_CAP)
+        level = options.reasoning
+        mapped: dict[str, Any]
+        if level is None or not model.reasoning:
+            mapped = {"thinking_enabled": False}
+        elif supports_adaptive_thinking(model):
+            mapped = {"thinking_enabled": True, "effort": _effort_for_level(model, level)}
+        else:
+            budgets = {**DEFAULT_THINKING_BUDGETS, **(options.thinking_budgets or {})}
+            budget = _budget_option(options) or (
+                budgets["high"] if level == "xhigh" and "xhigh" not in budgets else budgets[level]
+            )
+            base, budget = _fit_thinking_budget(base, budget, model.max_tokens, always_add=True)
+            mapped = {"thinking_enabled": True, "thinking_budget_tokens": budget}
+        return dataclasses.replace(options, max_tokens=base, provider_options={**mapped, **options.provider_options})
+
+    # -- the request -------------------------------------------------------------
+
+    def build_request(self, model: Model, context: Context, options: StreamOptions) -> HttpRequest:
+        tool_choice = _tool_choice_option(options)
+        metadata = options.metadata or {}
+        user_id = metadata.get("user_id")
+        shaped = self.shape(
+            model, context, options, tool_choice=tool_choice, user=user_id if isinstance(user_id, str) else None
+        )
+        context, values = shaped.context, shaped.values
+        api_key = self.api_key(model, options)
+        assert api_key is not None  # required=True raises instead
+        from_variable = options.api_key is None and os.environ.get(OAUTH_TOKEN_VARIABLE) == api_key
+        oauth = model.provider != "github-copilot" and is_oauth_token(api_key, from_oauth_variable=from_variable)
+
+        interleaved = _flag(options, "interleaved_thinking")
+        thinking_enabled = _flag(options, "thinking_enabled")
+        budget = _budget_option(options)
+        effort = _effort_option(model, options)
+        adaptive = supports_adaptive_thinking(model)
+        thinking = bool(model.reasoning) and (thinking_enabled or (thinking_enabled is None and budget is not None))
+
+        max_tokens = options.max_tokens or (model.max_tokens // 3 if model.max_tokens else DEFAULT_MAX_TOKENS)
+        body: dict[str, Any] = {"model": model.id, "max_tokens": max_tokens, "stream": True}
+
+        cache_control = _cache_control(model, options)
+        system = _system_blocks(context, oauth)
+        if system:
+            if cache_control is not None:
+                system[-1]["cache_control"] = cache_control
+            body["system"] = system
+
+        messages = convert_messages(context.messages)
+        if cache_control is not None:
+            _mark_last_user_turn(messages, cache_control)
+        body["messages"] = messages
+
+        if context.tools:
+            tools = convert_tools(context.tools)
+            if cache_control is not None:
+                tools[-1]["cache_control"] = cache_control
+            body["tools"] = tools
+        if values.tool_choice is not None:
+            body["tool_choice"] = _wire_tool_choice(values.tool_choice)
+            if thinking and body["tool_choice"]["type"] in ("any", "tool"):
+                raise ValueError(
+                    f"tool_choice {values.tool_choice!r} forces a tool call, which Anthropic does not allow with "
+                    "thinking on; use 'auto' or 'none', or turn thinking off"
+                )
+
+        if thinking:
+            if adaptive:
+                body["thinking"] = {"type": "adaptive"}
+            else:
+                body["max_tokens"], fitted = _fit_thinking_budget(
+                    max_tokens, budget or MIN_THINKING_BUDGET, model.max_tokens, always_add=False
+                )
+                body["thinking"] = {"type": "enabled", "budget_tokens": fitted}
+        if effort is not None:
+            body["output_config"] = {"effort": effort}
+        if values.temperature is not None:
+            if thinking:
+                logger.debug("anthropic-messages: temperature left out, Anthropic takes none with thinking on")
+            else:
+                body["temperature"] = values.temperature
+        if values.user is not None:
+            body["metadata"] = {"user_id": values.user}
+
+        headers = self._request_headers(model, options, context, api_key, oauth, interleaved, adaptive)
+        return HttpRequest("POST", self._endpoint(model), headers, body, secrets=(api_key,))
+
+    def _endpoint(self, model: Model) -> str:
+        base = self.base_url(model)
+        # The registry's convention is a root without /v1; a hand-made model may include it.
+        return f"{base}/messages" if base.endswith("/v1") else f"{base}/v1/messages"
+
+    def _request_headers(
+        self,
+        model: Model,
+        options: StreamOptions,
+        context: Context,
+        api_key: str,
+        oauth: bool,
+        interleaved: bool | None,
+        adaptive: bool,
+    ) -> dict[str, str]:
+        copilot = model.provider == "github-copilot"
+        betas: list[str] = []
+        if oauth:
+            betas += OAUTH_BETAS
+        if not copilot:
+            betas.append(FINE_GRAINED_TOOL_STREAMING)
+        if interleaved is not False and not adaptive:
+            betas.append(INTERLEAVED_THINKING)
+        defaults: dict[str, str] = {
+            "accept": "application/json",
+            "content-type": "application/json",
+            "anthropic-version": ANTHROPIC_VERSION,
+        }
+        if oauth:
+            defaults["authorization"] = f"Bearer {api_key}"
+            defaults["anthropic-dangerous-direct-browser-access"] = "true"
+            defaults["user-agent"] = f"claude-cli/{CLAUDE_CODE_VERSION} (external, cli)"
+            defaults["x-app"] = "cli"
+        elif copilot:
+            defaults["authorization"] = f"Bearer {api_key}"
+            defaults.update(_copilot_headers(context))
+        else:
+            defaults["x-api-key"] = api_key
+        for layer in (model.headers, options.headers):
+            for flag in _split_betas(_header(layer, "anthropic-beta")):
+                if flag not in betas:
+                    betas.append(flag)
+        headers = self.headers(model, options, defaults)
+        for name in [key for key in headers if key.lower() == "anthropic-beta"]:
+            del headers[name]
+        if betas:
+            headers["anthropic-beta"] = ",".join(betas)
+        return headers
+
+    def is_retryable_status(self, status: int, body: bytes) -> bool:
+        """429, 5xx and Anthropic's 529 ``overloaded_error``; also any status whose body
+        says ``overloaded_error`` or ``rate_limit_error`` (proxies relay them oddly)."""
+        if status == 529 or super().is_retryable_status(status, body):
+            return True
+        return _error_type(body) in ("overloaded_error", "rate_limit_error")
+
+    # -- the response ------------------------------------------------------------
+
+    def create_parser(self, model: Model, options: StreamOptions, emitter: EventEmitter) -> AnthropicParser:
+        return AnthropicParser(model, emitter)
+
+
+def _error_type(body: bytes) -> str | None:
+    """The ``error.type`` of an Anthropic error body, if it is one."""
+    try:
+        data = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return None
+    error = data.get("error") if isinstance(data, dict) else None
+    kind = error.get("type") if isinstance(error, dict) else None
+    return kind if isinstance(kind, str) else None
+
+
+def _copilot_headers(context: Context) -> dict[str, str]:
+    """GitHub Copilot's per-request headers: who initiated the turn, and whether images go along."""
+    messages = context.messages
+    headers = {
+        "X-Initiator": "user" if messages and isinstance(messages[-1], UserMessage) else "agent",
+        "Openai-Intent": "conversation-edits",
+    }
+    for message in messages:
+        if isinstance(message, (UserMessage, ToolResultMessage)) and not isinstance(message.content, str):
+            if any(isinstance(block, ImageContent) for block in message.content):
+                headers["Copilot-Vision-Request"] = "true"
+                break
+    return headers
+
+
+# --------------------------------------------------------------------------- the parser
+
+# The kind of the wire block being mirrored.
+_NONE: Final = 0
+_TEXT: Final = 1
+_THINKING: Final = 2
+_TOOL: Final = 3
+_SKIPPED: Final = 4
+
+
+class AnthropicParser(SSEParser):
+    """Turns an Anthropic Messages SSE body into emitter calls.
+
+    ``content_block_delta`` (nearly every event) is handled inline in :meth:`feed`;
+    everything else goes through :meth:`on_event`. Wire block indexes are matched
+    against the one open block, so deltas of a skipped block fall away.
+    """
+
+    __slots__ = (
+        "model",
+        "_index",
+        "_kind",
+        "_tool_input",
+        "_tool_fed",
+        "_message_id",
+        "_started",
+        "_blocks_seen",
+        "_stopped",
+        "_ignored_after_stop",
+        "_input",
+        "_output",
+        "_cache_read",
+        "_cache_write",
+        "_service_tier",
+    )
+
+    def __init__(self, model: Model, emitter: EventEmitter) -> None:
+        super().__init__(emitter)
+        self.model = model
+        self._index: object = None
+        self._kind = _NONE
+        self._tool_input: dict[str, Any] | None = None
+        self._tool_fed = False
+        self._message_id: str | None = None
+        self._started = False
+        self._blocks_seen = 0
+        self._stopped = False
+        self._ignored_after_stop = 0
+        self._input = 0
+        self._output = 0
+        self._cache_read = 0
+        self._cache_write = 0
+        self._service_tier: str | None = None
+
+    # -- feeding ---------------------------------------------------------------
+
+    def feed(self, chunk: bytes) -> None:
+        if self._stopped:
+            self._ignored_after_stop += len(chunk)
+            return
+        loads = orjson.loads
+        event = ""
+        try:
+            for event, data in self._feed_raw(chunk):
+                if event == "content_block_delta":
+                    self._delta(loads(data))
+                else:
+                    self.on_event(event, data)
+                    if self._stopped:
+                        break
+        except orjson.JSONDecodeError as exc:
+            raise StreamInterruptedError(f"Anthropic sent a {event or 'stream'} event that is not valid JSON: {exc}")
+        except (KeyError, TypeError) as exc:
+            raise ProviderStreamError(
+                f"Anthropic sent a {event} event of unexpected shape ({type(exc).__name__}: {exc})"
+            )
+
+    def on_event(self, event: str, data: bytes) -> None:
+        payload = orjson.loads(data)
+        if event == "message" and isinstance(payload, dict):
+            event = str(payload.get("type", event))  # a server that sends no event names
+        if event == "content_block_start":
+            self._block_start(payload["index"], payload["content_block"])
+        elif event == "content_block_delta":
+            self._delta(payload)
+        elif event == "content_block_stop":
+            if payload["index"] == self._index:
+                self._block_stop()
+        elif event == "message_start":
+            self._message_start(payload["message"])
+        elif event == "message_delta":
+            self._message_delta(payload)
+        elif event == "message_stop":
+            self._stopped = True
+            self.emitter.done()
+        elif event == "error":
+            self._error(payload)
+        elif event != "ping":
+            logger.debug("anthropic-messages: ignored a %r event", event)
+
+    def _delta(self, payload: dict[str, Any]) -> None:
+        """One ``content_block_delta``: applied when it belongs to the open block."""
+        if payload["index"] != self._index:
+            return
+        delta = payload["delta"]
+        kind = delta["type"]
+        if kind == "text_delta":
+            if self._kind == _TEXT:
+                self.emitter.text_delta(delta["text"])
+        elif kind == "input_json_delta":
+            if self._kind == _TOOL:
+                fragment = delta["partial_json"]
+                if fragment:
+                    self._tool_fed = True
+                    self.emitter.tool_call_delta(fragment)
+        elif kind == "thinking_delta":
+            if self._kind == _THINKING:
+                self.emitter.thinking_delta(delta["thinking"])
+        elif kind == "signature_delta":
+            if self._kind == _THINKING:
+                self.emitter.set_thinking_signature(delta["signature"], append=True)
+        elif self._kind != _SKIPPED:
+            logger.debug("anthropic-messages: skipped a %r delta of block %r", kind, self._index)
+
+    def finish(self) -> None:
+        if self._ignored_after_stop:
+            logger.debug("anthropic-messages: ignored %d bytes after message_stop", self._ignored_after_stop)
+        if self.emitter.finished:
+            return
+        if not self._started:
+            raise StreamInterruptedError(
+                "Anthropic's stream ended before message_start: the response is empty", retryable=True
+            )
+        raise StreamInterruptedError(
+            "Anthropic's stream ended before message_stop: the response was cut short", retryable=True
+        )
+
+    # -- events ----------------------------------------------------------------
+
+    def _message_start(self, message: dict[str, Any]) -> None:
+        message_id = message.get("id")
+        if self._started:
+            if self._blocks_seen:
+                raise ProviderStreamError(
+                    f"Anthropic's stream is corrupt: a new message_start ({message_id!r}) arrived while message "
+                    f"{self._message_id!r} was still streaming"
+                )
+            logger.debug("anthropic-messages: a repeated message_start (%r) replaces the first", message_id)
+        self._started = True
+        self._message_id = message_id if isinstance(message_id, str) else None
+        if self._message_id:
+            self.emitter.set_response_id(self._message_id)
+        usage = message.get("usage")
+        if isinstance(usage, dict):
+            self._take_usage(usage)
+
+    def _message_delta(self, payload: dict[str, Any]) -> None:
+        usage = payload.get("usage")
+        if isinstance(usage, dict):
+            self._take_usage(usage)
+        delta = payload.get("delta") or {}
+        reason = delta.get("stop_reason")
+        if not reason:
+            return
+        mapped = _STOP_REASONS.get(reason)
+        if mapped is not None:
+            self.emitter.set_stop_reason(mapped)
+            return
+        failure = _FAILED_STOP_REASONS.get(reason)
+        if failure is not None:
+            details = delta.get("stop_details")
+            explanation = details.get("explanation") if isinstance(details, dict) else None
+            text = f"Anthropic stopped the response ({reason}): {failure}"
+            raise ProviderStreamError(f"{text}: {explanation}" if explanation else text)
+        logger.warning("anthropic-messages: unknown stop reason %r, treated as a normal stop", reason)
+        self.emitter.set_stop_reason("stop")
+
+    def _error(self, payload: dict[str, Any]) -> None:
+        error = payload.get("error")
+        kind = message = None
+        if isinstance(error, dict):
+            kind, message = error.get("type"), error.get("message")
+        kind = kind if isinstance(kind, str) and kind else "error"
+        text = f"Anthropic stream error {kind}: {message}" if message else f"Anthropic stream error {kind}"
+        raise ProviderStreamError(text, retryable=kind in _RETRYABLE_ERRORS)
+
+    def _take_usage(self, usage: dict[str, Any]) -> None:
+        """Counts present in ``usage`` replace the known ones (absent or null ones are kept)."""
+        value = usage.get("input_tokens")
+        if value is not None:
+            self._input = value
+        value = usage.get("output_tokens")
+        if value is not None:
+            self._output = value
+        value = usage.get("cache_read_input_tokens")
+        if value is not None:
+            self._cache_read = value
+        value = usage.get("cache_creation_input_tokens")
+        if value is not None:
+            self._cache_write = value
+        tier = usage.get("service_tier")
+        if isinstance(tier, str):
+            self._service_tier = tier
+        total = self._input + self._output + self._cache_read + self._cache_write
+        counted = Usage(
+            input=self._input,
+            output=self._output,
+            cache_read=self._cache_read,
+            cache_write=self._cache_write,
+            total_tokens=total,
+            service_tier=self._service_tier,
+        )
+        self.emitter.set_usage(HttpProvider.priced(self.model, counted))
+
+    # -- blocks ----------------------------------------------------------------
+
+    def _block_start(self, index: object, block: dict[str, Any]) -> None:
+        emitter = self.emitter
+        self._blocks_seen += 1
+        self._index = index
+        kind = block["type"]
+        if kind == "text":
+            self._kind = _TEXT
+            emitter.text_start()
+            emitter.text_delta(block.get("text") or "")
+        elif kind == "thinking":
+            self._kind = _THINKING
+            emitter.thinking_start(block.get("signature") or None)
+            emitter.thinking_delta(block.get("thinking") or "")
+        elif kind == "redacted_thinking":
+            self._kind = _THINKING
+            emitter.thinking_start(block.get("data") or None, redacted=True)
+        elif kind == "tool_use":
+            self._kind = _TOOL
+            tool_input = block.get("input")
+            self._tool_input = tool_input if isinstance(tool_input, dict) and tool_input else None
+            self._tool_fed = False
+            emitter.tool_call_start(str(block["id"]), str(block["name"]))
+        else:
+            self._kind = _SKIPPED
+            logger.debug("anthropic-messages: skipped content block %r of type %r", index, kind)
+
+    def _block_stop(self) -> None:
+        kind = self._kind
+        emitter = self.emitter
+        self._kind = _NONE
+        self._index = None
+        if kind == _TEXT:
+            emitter.text_end()
+        elif kind == _THINKING:
+            emitter.thinking_end()
+        elif kind == _TOOL:
+            given = None if self._tool_fed else self._tool_input
+            self._tool_input = None
+            emitter.tool_call_end(given)
+
+
+provider = AnthropicMessagesProvider()
+"""The registered provider of ``anthropic-messages``."""
