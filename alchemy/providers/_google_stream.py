@@ -1,0 +1,415 @@
+"""The stream parser shared by Gemini and Vertex AI (``streamGenerateContent?alt=sse``).
+
+Each SSE event is a whole ``GenerateContentResponse`` (the stream has no ``[DONE]``):
+
+* ``candidates[0].content.parts``: ``text`` parts become text, ``thought: true``
+  parts thinking; a ``thoughtSignature`` is kept on its block (``text_signature`` /
+  ``thinking_signature``; a later part without one does not erase it; an empty part
+  that carries only a signature signs the open block of its kind). ``functionCall``
+  parts are whole tool calls (start, one delta with the JSON arguments, end); Vertex
+  may stream one call's arguments over several parts (``partialArgs`` /
+  ``willContinue``), assembled by :mod:`._google_partial_args`. A call without an
+  ``id``, or with one already used in this message, gets a generated id that stays
+  the same for the rest of the message.
+* ``usageMetadata``: ``input`` is ``promptTokenCount`` minus the cached tokens
+  (``cachedContentTokenCount``, reported as ``cache_read``) plus the tokens of
+  tool-use prompts; ``output`` is the candidates' tokens plus the thinking tokens
+  (``thoughtsTokenCount``, counted once, also in ``reasoning``). Gemini repeats
+  the metadata in every event with running counts. The message's usage (counts and
+  cost, always consistent with each other) is set when counts first arrive, when
+  the prompt side changes, whenever the output has grown by ``USAGE_STEP`` tokens,
+  and exactly from the last counts when the response ends; so a stream that fails
+  keeps usage at most ``USAGE_STEP`` output tokens behind the last event, and a
+  finished one has the exact figures. (Pricing every event would cost more than
+  all the rest of the parsing.)
+* ``finishReason``: ``STOP`` ends with ``stop`` (``toolUse`` when the message has
+  tool calls), ``MAX_TOKENS`` with ``length`` (``toolUse`` when whole tool calls
+  arrived before the cut); every other reason (``SAFETY``, ``RECITATION``,
+  ``MALFORMED_FUNCTION_CALL``, ...) ends the stream with an error naming it.
+* ``promptFeedback.blockReason`` (the prompt itself was refused) and an ``error``
+  object inside the stream end it with an error; overload and quota errors are
+  retryable.
+
+The end of the body after a ``finishReason`` is success; the end of the body
+without one is an interrupted stream.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any, Final
+
+import orjson
+
+from ..errors import ProviderStreamError, StreamInterruptedError
+from ..types import TextContent, ThinkingContent, ToolCall, Usage
+from ._google_partial_args import PartialArguments
+from .base import SSEParser
+
+if TYPE_CHECKING:
+    from ..emitter import EventEmitter
+    from ..types import Model, StopReason
+
+__all__ = ["FINISH_REASON_ERRORS", "GeminiStreamParser", "gemini_usage"]
+
+FINISH_REASON_ERRORS: Final[dict[str, str]] = {
+    "SAFETY": "the response was blocked by the safety filters",
+    "RECITATION": "the response was stopped because it recited training data",
+    "LANGUAGE": "the response was stopped because of an unsupported language",
+    "BLOCKLIST": "the response contained terms from a blocklist",
+    "PROHIBITED_CONTENT": "the response was blocked for prohibited content",
+    "SPII": "the response contained sensitive personally identifiable information",
+    "MALFORMED_FUNCTION_CALL": "the model produced a function call that is not valid",
+    "UNEXPECTED_TOOL_CALL": "the model called a tool although no tools are enabled",
+    "TOO_MANY_TOOL_CALLS": "the model made too many tool calls in a row",
+    "MISSING_THOUGHT_SIGNATURE": "the request lacked a thought signature the model needs",
+    "MODEL_ARMOR": "the response was blocked by Model Armor",
+    "IMAGE_SAFETY": "the generated image was blocked by the safety filters",
+    "IMAGE_PROHIBITED_CONTENT": "the generated image was blocked for prohibited content",
+    "IMAGE_RECITATION": "the generated image was stopped for recitation",
+    "IMAGE_OTHER": "image generation stopped for another reason",
+    "NO_IMAGE": "the model was expected to generate an image but did not",
+    "OTHER": "the response stopped for an unspecified reason",
+    "FINISH_REASON_UNSPECIFIED": "the response stopped for an unspecified reason",
+}
+"""The finish reasons that end a stream with an error, and what each means."""
+
+_RETRYABLE_STATUSES: Final = frozenset({"UNAVAILABLE", "RESOURCE_EXHAUSTED", "INTERNAL", "DEADLINE_EXCEEDED"})
+_RETRYABLE_CODES: Final = frozenset({408, 429, 500, 502, 503, 504})
+_NOT_ID_CHAR: Final = re.compile(r"[^A-Za-z0-9_-]")
+_COUNT_KEYS: Final = ("promptTokenCount", "candidatesTokenCount", "totalTokenCount", "thoughtsTokenCount")
+USAGE_STEP: Final = 64
+"""Output tokens by which the running usage may trail the stream before it is priced again."""
+
+Pricer = Callable[["Model", Usage], Usage]
+
+
+def gemini_usage(meta: Mapping[str, Any]) -> Usage | None:
+    """The :class:`Usage` of a ``usageMetadata`` object, or ``None`` when it holds no counts."""
+    if not any(key in meta for key in _COUNT_KEYS):
+        return None
+    prompt = _count(meta, "promptTokenCount")
+    cached = min(_count(meta, "cachedContentTokenCount"), prompt)
+    thoughts = _count(meta, "thoughtsTokenCount")
+    tool_prompt = _count(meta, "toolUsePromptTokenCount")
+    input_tokens = prompt - cached + tool_prompt
+    output = _count(meta, "candidatesTokenCount") + thoughts
+    total = _count(meta, "totalTokenCount") or input_tokens + output + cached
+    return Usage(
+        input=input_tokens, output=output, cache_read=cached, cache_write=0, total_tokens=total, reasoning=thoughts
+    )
+
+
+def _count(meta: Mapping[str, Any], key: str) -> int:
+    value = meta.get(key)
+    return value if type(value) is int and value > 0 else 0
+
+
+class GeminiStreamParser(SSEParser):
+    """Parses one ``streamGenerateContent`` response body into the emitter (see the module doc)."""
+
+    __slots__ = (
+        "_model",
+        "_label",
+        "_priced",
+        "_finish_reason",
+        "_response_id_seen",
+        "_last_counts",
+        "_pending_usage",
+        "_priced_at",
+        "_call",
+        "_call_cut",
+        "_ids",
+        "_id_token",
+        "_id_counter",
+    )
+
+    def __init__(self, model: Model, label: str, emitter: EventEmitter, priced: Pricer) -> None:
+        super().__init__(emitter)
+        self._model = model
+        self._label = label
+        self._priced = priced
+        self._finish_reason: str | None = None
+        self._response_id_seen = False
+        self._last_counts: tuple[Any, ...] | None = None
+        self._pending_usage: dict[str, Any] | None = None
+        self._priced_at: tuple[Any, Any, int] | None = None  # (prompt, cached, output) last priced
+        self._call: PartialArguments | None = None
+        self._call_cut = False
+        self._ids: set[str] = set()
+        self._id_token = secrets.token_hex(4)
+        self._id_counter = 0
+
+    # -- events ------------------------------------------------------------------------
+
+    def on_event(self, event: str, data: bytes) -> None:
+        try:
+            chunk = orjson.loads(data)
+        except orjson.JSONDecodeError as exc:
+            raise StreamInterruptedError(
+                f"{self._label} sent an event that is not valid JSON ({exc}): {_preview(data)}"
+            ) from None
+        if type(chunk) is not dict:
+            raise StreamInterruptedError(f"{self._label} sent an event that is not a JSON object: {_preview(data)}")
+        try:
+            self._response(chunk)
+        except (AttributeError, TypeError, KeyError, IndexError) as exc:
+            raise ProviderStreamError(
+                f"{self._label} sent an event of an unexpected shape ({type(exc).__name__}: {exc}): {_preview(data)}"
+            ) from None
+
+    def _response(self, chunk: dict[str, Any]) -> None:
+        """One ``GenerateContentResponse``."""
+        candidates = chunk.get("candidates")
+        if not candidates:
+            error = chunk.get("error")
+            if error is not None:
+                raise _stream_error(self._label, error)
+        if not self._response_id_seen:
+            response_id = chunk.get("responseId")
+            if type(response_id) is str and response_id:
+                self._response_id_seen = True
+                self.emitter.set_response_id(response_id)
+        if candidates:
+            candidate = candidates[0]
+            reason = candidate.get("finishReason")
+            meta = chunk.get("usageMetadata")
+            if meta is not None:
+                self._usage(meta, reason is not None or self._finish_reason is not None)
+            content = candidate.get("content")
+            if content:
+                parts = content.get("parts")
+                if parts:
+                    self._parts(parts)
+            if reason:
+                self._finish(reason, candidate)
+            return
+        meta = chunk.get("usageMetadata")
+        if meta is not None:
+            self._usage(meta, True)
+        feedback = chunk.get("promptFeedback")
+        if feedback and feedback.get("blockReason"):
+            raise _blocked(self._label, feedback)
+
+    def finish(self) -> None:
+        self._flush_usage()
+        if self._finish_reason is None:
+            raise StreamInterruptedError(
+                f"{self._label}'s stream ended before a finishReason arrived: the connection closed early"
+            )
+        self._end_call()
+        self.emitter.done(self._stop_reason())
+
+    # -- parts ---------------------------------------------------------------------------
+
+    def _parts(self, parts: list[Any]) -> None:
+        emitter = self.emitter
+        for part in parts:
+            text = part.get("text")
+            if text is not None:
+                if type(text) is not str:
+                    raise TypeError(f"a part's text must be a string, got {type(text).__name__}")
+                if self._call is not None:
+                    self._end_call()
+                if part.get("thought") is True:
+                    if text:
+                        emitter.thinking_delta(text)
+                    signature = part.get("thoughtSignature")
+                    if signature:
+                        self._sign(ThinkingContent, signature)
+                else:
+                    if text:
+                        emitter.text_delta(text)
+                    signature = part.get("thoughtSignature")
+                    if signature:
+                        self._sign(TextContent, signature)
+                continue
+            call = part.get("functionCall")
+            if call is not None:
+                self._function_call(call, part.get("thoughtSignature"))
+                continue
+            signature = part.get("thoughtSignature")
+            if signature and self._call is None:
+                self._sign(ThinkingContent if part.get("thought") is True else TextContent, signature)
+
+    def _sign(self, kind: type[Any], signature: object) -> None:
+        """Puts ``signature`` on the open block of ``kind``, or on a new empty one."""
+        if type(signature) is not str:
+            raise TypeError(f"thoughtSignature must be a string, got {type(signature).__name__}")
+        emitter = self.emitter
+        index = emitter.current_index
+        if index is not None and type(emitter.message.content[index]) is kind:
+            if kind is TextContent:
+                emitter.set_text_signature(signature)
+            else:
+                emitter.set_thinking_signature(signature)
+        elif kind is TextContent:
+            emitter.text_start(signature)
+        else:
+            emitter.thinking_start(signature)
+
+    def _function_call(self, call: Mapping[str, Any], signature: str | None) -> None:
+        emitter = self.emitter
+        name = call.get("name")
+        partial_args = call.get("partialArgs")
+        continues = call.get("willContinue") is True
+        if self._call is not None:
+            if not name:
+                self._continue_call(call, partial_args, continues, signature)
+                return
+            self._end_call()
+        if not name:
+            if partial_args:
+                raise ProviderStreamError(
+                    f"{self._label} streamed function-call arguments with no function call to add them to"
+                )
+            return  # the empty part that ends a streamed call we already closed
+        call_id = self._call_id(call.get("id"), str(name))
+        if continues or partial_args:
+            emitter.tool_call_start(call_id, str(name), thought_signature=signature or None)
+            self._call = PartialArguments()
+            self._continue_call(call, partial_args, continues, None)
+            return
+        args = call.get("args")
+        if args is None:
+            args = {}
+        elif not isinstance(args, dict):
+            raise ProviderStreamError(
+                f"{self._label} sent arguments for {name!r} that are not a JSON object: {orjson.dumps(args)[:200]!r}"
+            )
+        emitter.tool_call(call_id, str(name), args, thought_signature=signature or None)
+
+    def _continue_call(
+        self, call: Mapping[str, Any], partial_args: Any, continues: bool, signature: str | None
+    ) -> None:
+        assembler = self._call
+        assert assembler is not None
+        emitter = self.emitter
+        if signature:
+            emitter.update_tool_call(thought_signature=signature)
+        if partial_args:
+            for partial in partial_args:
+                try:
+                    fragment = assembler.add(partial)
+                except ValueError as exc:
+                    raise ProviderStreamError(
+                        f"{self._label} streamed a function-call argument alchemy cannot place: {exc}"
+                    ) from None
+                emitter.tool_call_delta(fragment)
+        args = call.get("args")
+        if isinstance(args, dict) and args:
+            emitter.tool_call_delta(assembler.whole(args))
+        if not continues:
+            self._end_call()
+
+    def _end_call(self) -> None:
+        """Closes the streamed function call, if one is open."""
+        assembler = self._call
+        if assembler is None:
+            return
+        self._call = None
+        emitter = self.emitter
+        emitter.tool_call_delta(assembler.finish())
+        emitter.tool_call_end(assembler.value)
+
+    def _call_id(self, given: object, name: str) -> str:
+        ids = self._ids
+        if type(given) is str and given and given not in ids:
+            ids.add(given)
+            return given
+        while True:
+            self._id_counter += 1
+            generated = f"{_NOT_ID_CHAR.sub('_', name)[:40]}_{self._id_token}_{self._id_counter}"
+            if generated not in ids:
+                ids.add(generated)
+                return generated
+
+    # -- usage and the end --------------------------------------------------------------
+
+    def _usage(self, meta: Any, final: bool) -> None:
+        """Takes one event's ``usageMetadata``; prices it now or keeps it pending (see the module doc)."""
+        if type(meta) is not dict:
+            return
+        get = meta.get
+        counts = (
+            get("promptTokenCount"),
+            get("candidatesTokenCount"),
+            get("thoughtsTokenCount"),
+            get("cachedContentTokenCount"),
+            get("toolUsePromptTokenCount"),
+            get("totalTokenCount"),
+        )
+        if counts == self._last_counts:
+            if final:
+                self._flush_usage()
+            return
+        self._last_counts = counts
+        self._pending_usage = meta
+        priced_at = self._priced_at
+        if (
+            final
+            or priced_at is None
+            or priced_at[0] != counts[0]
+            or priced_at[1] != counts[3]
+            or (counts[1] or 0) + (counts[2] or 0) - priced_at[2] >= USAGE_STEP
+        ):
+            self._flush_usage()
+
+    def _flush_usage(self) -> None:
+        meta = self._pending_usage
+        if meta is None:
+            return
+        self._pending_usage = None
+        usage = gemini_usage(meta)
+        if usage is None:
+            return
+        self._priced_at = (meta.get("promptTokenCount"), meta.get("cachedContentTokenCount"), usage.output)
+        self.emitter.set_usage(self._priced(self._model, usage))
+
+    def _finish(self, reason: Any, candidate: Mapping[str, Any]) -> None:
+        reason = str(reason)
+        self._finish_reason = reason
+        if reason in ("STOP", "MAX_TOKENS"):
+            if reason == "MAX_TOKENS" and self._call is not None:
+                self._call_cut = True
+            self._end_call()
+            return
+        explanation = FINISH_REASON_ERRORS.get(reason, "the response stopped")
+        message = f"{self._label} ended the response with finishReason {reason}: {explanation}"
+        detail = candidate.get("finishMessage")
+        if isinstance(detail, str) and detail:
+            message += f" ({detail})"
+        raise ProviderStreamError(message)
+
+    def _stop_reason(self) -> StopReason:
+        has_tool_calls = any(type(block) is ToolCall for block in self.emitter.message.content)
+        if self._finish_reason == "MAX_TOKENS":
+            return "toolUse" if has_tool_calls and not self._call_cut else "length"
+        return "toolUse" if has_tool_calls else "stop"
+
+
+def _stream_error(label: str, error: object) -> ProviderStreamError:
+    if not isinstance(error, dict):
+        return ProviderStreamError(f"{label} reported an error in the stream: {error!r}")
+    code = error.get("code")
+    status = error.get("status")
+    text = error.get("message") or "no message"
+    head = " ".join(str(x) for x in (code, status) if x)
+    retryable = status in _RETRYABLE_STATUSES or code in _RETRYABLE_CODES
+    return ProviderStreamError(f"{label} error{' ' + head if head else ''}: {text}", retryable=retryable)
+
+
+def _blocked(label: str, feedback: Mapping[str, Any]) -> ProviderStreamError:
+    reason = feedback.get("blockReason")
+    message = f"{label} blocked the prompt (blockReason {reason})"
+    detail = feedback.get("blockReasonMessage")
+    if isinstance(detail, str) and detail:
+        message += f": {detail}"
+    return ProviderStreamError(message)
+
+
+def _preview(data: bytes) -> str:
+    text = data[:200].decode("utf-8", "replace")
+    return text + ("..." if len(data) > 200 else "")

@@ -1,0 +1,254 @@
+"""Gemini streaming, per chunk: alchemy against the raw floor and google-genai.
+
+Two workloads, each a recording served by a replay server in a separate process in
+Gemini's framing (``data: <json>\\r\\n\\r\\n``, no ``[DONE]``), one write per event:
+
+* ``text``: ``CHUNKS`` GenerateContentResponse events of a few words each, every one
+  with ``usageMetadata`` (the prompt count and a growing candidates count, as Gemini
+  sends them), ``modelVersion`` and ``responseId``; the last one with ``finishReason``;
+* ``thinking``: the same, the first half ``thought: true`` parts (thinking), the
+  second half text, a thought signature on the last part.
+
+Clients, each reading the whole stream once per round:
+
+* ``floor``: httpx streaming the body and ``orjson.loads`` of every ``data:`` line
+  (the CRLF framing leaves a ``\\r`` at the end of each line, which ``orjson.loads``
+  skips as whitespace), nothing else (``benchmarks/streams.py``);
+* ``alchemy``: ``alchemy.stream(model, context)`` iterated to the end (sync);
+* ``sdk``: google-genai's ``client.models.generate_content_stream(...)`` iterated,
+  when installed.
+
+Target: alchemy at most 1.5x the floor per chunk. Run::
+
+    .venv/bin/python -m pytest benchmarks/test_bench_google.py --benchmark-columns=min,median,rounds
+    .venv/bin/python benchmarks/test_bench_google.py      # interleaved rounds, the ratio table alone
+"""
+
+from __future__ import annotations
+
+import base64
+import dataclasses
+import random
+import statistics
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+try:
+    from .streams import floor_sse_sync, replay_process, temporary_folder, write_recording
+except ImportError:  # run as a script
+    sys.path[:0] = [str(Path(__file__).resolve().parent), str(Path(__file__).resolve().parent.parent)]
+    from streams import floor_sse_sync, replay_process, temporary_folder, write_recording  # type: ignore[no-redef]
+
+import alchemy
+from alchemy.models import get_model
+from alchemy.types import Context, UserMessage
+
+CHUNKS = 2000
+ROUNDS = 9
+KEY = "AIzaSy-bench-0123456789abcdef"
+MODEL = get_model("google", "gemini-2.5-flash")
+WORDS = ("the", "model", "streams", "tokens", "café", "naïve", "日本語", "テキスト", "🚀", "Zürich", "→")
+CONTEXT = Context("Be helpful.", [UserMessage("Tell me a long story.")])
+PROMPT_TOKENS = 1234
+
+
+def _text(rng: random.Random) -> str:
+    return " " + " ".join(rng.choices(WORDS, k=rng.randint(2, 6))) + rng.choice(("", "", ",", ".", "\n"))
+
+
+def _event(part: dict[str, Any], index: int, finish: bool) -> dict[str, Any]:
+    candidate: dict[str, Any] = {"content": {"parts": [part], "role": "model"}, "index": 0}
+    usage: dict[str, Any] = {
+        "promptTokenCount": PROMPT_TOKENS,
+        "candidatesTokenCount": 3 * (index + 1),
+        "totalTokenCount": PROMPT_TOKENS + 3 * (index + 1),
+        "promptTokensDetails": [{"modality": "TEXT", "tokenCount": PROMPT_TOKENS}],
+    }
+    if finish:
+        candidate["finishReason"] = "STOP"
+    return {
+        "candidates": [candidate],
+        "usageMetadata": usage,
+        "modelVersion": "gemini-2.5-flash",
+        "responseId": "bench-response-0001",
+    }
+
+
+def text_payloads(seed: int = 5) -> list[dict[str, Any]]:
+    rng = random.Random(seed)
+    return [_event({"text": _text(rng)}, i, i == CHUNKS - 1) for i in range(CHUNKS)]
+
+
+def thinking_payloads(seed: int = 6) -> list[dict[str, Any]]:
+    rng = random.Random(seed)
+    payloads = []
+    for i in range(CHUNKS):
+        part: dict[str, Any] = {"text": _text(rng)}
+        if i < CHUNKS // 2:
+            part["thought"] = True
+        if i == CHUNKS - 1:
+            part["thoughtSignature"] = base64.b64encode(rng.randbytes(300)).decode()
+        payloads.append(_event(part, i, i == CHUNKS - 1))
+    return payloads
+
+
+WORKLOADS: dict[str, Callable[[], list[dict[str, Any]]]] = {"text": text_payloads, "thinking": thinking_payloads}
+
+
+@dataclasses.dataclass
+class Served:
+    """One workload served by a replay process, with every client ready to read it."""
+
+    name: str
+    events: int
+    base_url: str
+    client: httpx.Client
+    model: Any
+
+    @property
+    def url(self) -> str:
+        return f"{self.base_url}/models/{MODEL.id}:streamGenerateContent?alt=sse"
+
+
+def _request_body() -> dict[str, Any]:
+    return {
+        "contents": [{"role": "user", "parts": [{"text": "Tell me a long story."}]}],
+        "systemInstruction": {"parts": [{"text": "Be helpful."}]},
+        "generationConfig": {"maxOutputTokens": 8192},
+    }
+
+
+# --------------------------------------------------------------------------- the clients
+
+
+def run_floor(served: Served) -> int:
+    return floor_sse_sync(served.client, served.url, _request_body(), {"x-goog-api-key": KEY})
+
+
+def run_alchemy(served: Served) -> int:
+    count = 0
+    with alchemy.stream(served.model, CONTEXT, api_key=KEY, max_tokens=8192) as events:
+        for _ in events:
+            count += 1
+    message = events.result()
+    assert message.stop_reason == "stop", message.error_message
+    return count
+
+
+def _sdk(served: Served) -> Any:
+    if "pytest" in sys.modules:
+        genai = pytest.importorskip("google.genai")
+    else:
+        from google import genai
+    from google.genai import types
+
+    options = types.HttpOptions(base_url=served.base_url.removesuffix("/v1beta"), api_version="v1beta")
+    return genai.Client(api_key=KEY, http_options=options)
+
+
+def run_sdk(served: Served, client: Any) -> int:
+    from google.genai import types
+
+    config = types.GenerateContentConfig(system_instruction="Be helpful.", max_output_tokens=8192)
+    count = 0
+    for _ in client.models.generate_content_stream(model=MODEL.id, contents="Tell me a long story.", config=config):
+        count += 1
+    return count
+
+
+# --------------------------------------------------------------------------- serving
+
+
+def serve(name: str, folder: Path) -> Iterator[Served]:
+    payloads = WORKLOADS[name]()
+    recording = write_recording(folder, f"gemini-bench-{name}", payloads)
+    with replay_process(recording, "google-generative-ai") as root, httpx.Client(timeout=60) as client:
+        base_url = f"{root}/v1beta"
+        model = dataclasses.replace(MODEL, base_url=base_url)
+        yield Served(name, len(payloads), base_url, client, model)
+
+
+@pytest.fixture(scope="module", params=sorted(WORKLOADS))
+def served(request: pytest.FixtureRequest) -> Iterator[Served]:
+    with temporary_folder() as folder:
+        yield from serve(request.param, Path(folder))
+
+
+def _group(benchmark: Any, served: Served) -> None:
+    benchmark.group = f"gemini {served.name} stream ({served.events} events)"
+    benchmark.extra_info["events"] = served.events
+
+
+def _per_chunk(benchmark: Any, served: Served) -> None:
+    stats = benchmark.stats.stats if benchmark.stats is not None else None
+    if stats is not None:
+        benchmark.extra_info["median_us_per_chunk"] = round(stats.median / served.events * 1e6, 3)
+
+
+def test_floor(benchmark: Any, served: Served) -> None:
+    _group(benchmark, served)
+    assert benchmark.pedantic(run_floor, (served,), rounds=ROUNDS, warmup_rounds=1) == served.events
+    _per_chunk(benchmark, served)
+
+
+def test_alchemy(benchmark: Any, served: Served) -> None:
+    _group(benchmark, served)
+    assert benchmark.pedantic(run_alchemy, (served,), rounds=ROUNDS, warmup_rounds=1) > served.events
+    _per_chunk(benchmark, served)
+
+
+def test_sdk(benchmark: Any, served: Served) -> None:
+    client = _sdk(served)
+    _group(benchmark, served)
+    assert benchmark.pedantic(run_sdk, (served, client), rounds=3, warmup_rounds=1) == served.events
+    _per_chunk(benchmark, served)
+
+
+# --------------------------------------------------------------------------- the ratio table
+
+
+def measure(rounds: int = ROUNDS) -> dict[str, dict[str, float]]:
+    """Median seconds per chunk for every client and workload, rounds interleaved."""
+    results: dict[str, dict[str, float]] = {}
+    with temporary_folder() as folder:
+        for name in sorted(WORKLOADS):
+            for served in serve(name, Path(folder)):
+                runners: dict[str, Callable[[], int]] = {
+                    "floor": lambda: run_floor(served),
+                    "alchemy": lambda: run_alchemy(served),
+                }
+                try:
+                    client = _sdk(served)
+                except ImportError:
+                    client = None
+                if client is not None:
+                    runners["google-genai"] = lambda: run_sdk(served, client)
+                samples: dict[str, list[float]] = {label: [] for label in runners}
+                for run in runners.values():
+                    run()  # warm up: connections, caches
+                for _ in range(rounds):
+                    for label, run in runners.items():
+                        started = time.perf_counter()
+                        run()
+                        samples[label].append(time.perf_counter() - started)
+                results[name] = {label: statistics.median(values) / served.events for label, values in samples.items()}
+    return results
+
+
+def report(results: dict[str, dict[str, float]]) -> str:
+    lines = ["| stream | client | µs / chunk | vs floor |", "|---|---|---:|---:|"]
+    for name, timings in results.items():
+        floor = timings["floor"]
+        for label, seconds in timings.items():
+            lines.append(f"| {name} | {label} | {seconds * 1e6:.2f} | {seconds / floor:.2f}x |")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    print(report(measure()))
