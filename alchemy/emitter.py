@@ -187,8 +187,10 @@ class EventEmitter:
         # (CPython reuses a string with one reference): linear, not quadratic.
         text = block.text
         block.text = ""
-        text += delta
-        block.text = text
+        try:
+            text += delta  # a non-str delta raises here, and the finally puts the text back
+        finally:
+            block.text = text
         self._push(TextDelta(self._index, delta, self.message))
 
     def text_end(self) -> None:
@@ -222,8 +224,10 @@ class EventEmitter:
         block: ThinkingContent = self._block
         text = block.thinking
         block.thinking = ""
-        text += delta
-        block.thinking = text
+        try:
+            text += delta
+        finally:
+            block.thinking = text
         self._push(ThinkingDelta(self._index, delta, self.message))
 
     def thinking_end(self) -> None:

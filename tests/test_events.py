@@ -439,3 +439,18 @@ def test_long_text_accumulates(make_emitter: Callable[..., EventEmitter]) -> Non
         emitter.buffer.pop()
     emitter.done()
     assert emitter.message.text == "".join(pieces)
+
+
+def test_a_wrong_delta_type_loses_no_text() -> None:
+    from alchemy.emitter import EventEmitter
+    from alchemy.types import AssistantMessage
+
+    emitter = EventEmitter(AssistantMessage())
+    emitter.text_delta("kept")
+    with pytest.raises(TypeError):
+        emitter.text_delta(b"bytes")  # type: ignore[arg-type]
+    assert emitter.message.content[0].text == "kept"  # type: ignore[union-attr]
+    emitter.thinking_delta("also kept")
+    with pytest.raises(TypeError):
+        emitter.thinking_delta(3)  # type: ignore[arg-type]
+    assert emitter.message.content[1].thinking == "also kept"  # type: ignore[union-attr]
