@@ -423,6 +423,9 @@ def http_error_message(
     """``"<provider> HTTP 429: <provider's message> (request id ...)"``, secrets redacted."""
     parts = [f"{provider} HTTP {status}"]
     detail = _error_text_from_body(body)
+    aws_type = {k.lower(): v for k, v in headers.items()}.get("x-amzn-errortype", "").split(":", 1)[0]
+    if aws_type and (detail is None or aws_type not in detail):
+        detail = f"{aws_type}: {detail}" if detail else aws_type
     message = f"{parts[0]}: {detail}" if detail else f"{parts[0]} (no body)"
     rid = request_id(headers)
     if rid:

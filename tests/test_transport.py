@@ -155,3 +155,13 @@ def test_httpx_is_not_imported_by_import_alchemy() -> None:
 
     code = "import sys, alchemy; alchemy.Context; sys.exit('httpx' in sys.modules)"
     assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0
+
+
+def test_aws_error_type_header_names_the_exception() -> None:
+    text = http_error_message(
+        400,
+        b'{"message": "Malformed input request"}',
+        {"x-amzn-ErrorType": "ValidationException:http://internal.amazon.com/coral/com.amazon.bedrock/"},
+        provider="Bedrock",
+    )
+    assert text == "Bedrock HTTP 400: ValidationException: Malformed input request"

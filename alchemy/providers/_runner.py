@@ -120,9 +120,17 @@ class _SourceBase:
         encoded = body if isinstance(body, (bytes, bytearray)) else orjson.dumps(body)
         request = HttpRequest(request.method, request.url, dict(request.headers), bytes(encoded), request.secrets)
         request.headers.setdefault("content-type", "application/json")
-        request = self.provider.finalize_request(self.model, self.options, request)
         self._request = request
         return request
+
+    def _httpx_request(self, client: Any, request: HttpRequest) -> Any:
+        """The httpx request of one attempt; finalized (e.g. signed) anew each time."""
+        final = self.provider.finalize_request(self.model, self.options, request)
+        if final.secrets:
+            self._secrets = tuple({*self._secrets, *final.secrets})
+        return client.build_request(
+            final.method, final.url, headers=final.headers, content=final.body, timeout=self.settings.httpx_timeout()
+        )
 
     def _hook(self) -> Any:
         return self.options.on_payload
@@ -350,13 +358,7 @@ class HttpEventSource(_SourceBase):
                 raise ProviderError(ABORTED_MESSAGE)
             logger.debug("alchemy: %s %s (attempt %d)", request.method, redact(request.url, self._secrets), self._attempt)
             try:
-                built = client.build_request(
-                    request.method,
-                    request.url,
-                    headers=request.headers,
-                    content=request.body,
-                    timeout=self.settings.httpx_timeout(),
-                )
+                built = self._httpx_request(client, request)
                 response = client.send(built, stream=True)
             except httpx.HTTPError as exc:
                 error: ProviderError = self._transport_error(exc, before_headers=True)
@@ -495,13 +497,7 @@ class AsyncHttpEventSource(_SourceBase):
                 raise ProviderError(ABORTED_MESSAGE)
             logger.debug("alchemy: %s %s (attempt %d)", request.method, redact(request.url, self._secrets), self._attempt)
             try:
-                built = client.build_request(
-                    request.method,
-                    request.url,
-                    headers=request.headers,
-                    content=request.body,
-                    timeout=self.settings.httpx_timeout(),
-                )
+                built = self._httpx_request(client, request)
                 response = await client.send(built, stream=True)
             except httpx.HTTPError as exc:
                 error: ProviderError = self._transport_error(exc, before_headers=True)
