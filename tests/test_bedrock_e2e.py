@@ -228,7 +228,9 @@ def test_400_is_not_retried_and_names_the_problem(server: ReplayServer) -> None:
     server.enqueue(Replay.http_error(400, message="The provided model identifier is invalid.", api=API))
     message = collect(model_on(server), **FAST)
     assert message.stop_reason == "error"
-    assert "Amazon Bedrock HTTP 400: The provided model identifier is invalid." in (message.error_message or "")
+    assert "Amazon Bedrock HTTP 400: ValidationException: The provided model identifier is invalid." in (
+        message.error_message or ""
+    )
     assert len(server.requests) == 1
 
 
