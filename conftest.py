@@ -95,3 +95,18 @@ def eventbuf_module(twin: Twin) -> ModuleType:
 @pytest.fixture(scope="session")
 def event_buffer_cls(eventbuf_module: ModuleType) -> Any:
     return eventbuf_module.EventBuffer
+
+
+@pytest.fixture(scope="session")
+def eventstream_module(twin: Twin) -> ModuleType:
+    return twin.module("eventstream")
+
+
+@pytest.fixture(scope="session")
+def event_stream_decoder_cls(eventstream_module: ModuleType) -> Any:
+    return eventstream_module.EventStreamDecoder
+
+
+@pytest.fixture(scope="session")
+def event_stream_message_cls(eventstream_module: ModuleType) -> Any:
+    return eventstream_module.EventStreamMessage

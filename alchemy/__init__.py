@@ -59,7 +59,9 @@ if TYPE_CHECKING:
     from .api_registry import unregister_api as unregister_api
     from .emitter import EventEmitter as EventEmitter
     from .json import JsonDeltaMerger, parse_partial_json
+    from .eventstream import EventStreamDecoder, EventStreamError, EventStreamMessage
     from .errors import StreamProtocolError as StreamProtocolError
+    from .providers.openai_compat import clear_provider_compat, set_provider_compat
     from .errors import UnknownApiError as UnknownApiError
     from .events import AssistantMessageEvent as AssistantMessageEvent
     from .events import Done as Done
@@ -152,9 +154,16 @@ _LAZY: dict[str, str] = {
     "AsyncEventSource": "alchemy.api_registry",
     "UnknownApiError": "alchemy.errors",
     "StreamProtocolError": "alchemy.errors",
+    # OpenAI-compatible servers: runtime quirk overrides per provider
+    "set_provider_compat": "alchemy.providers.openai_compat",
+    "clear_provider_compat": "alchemy.providers.openai_compat",
     # streamed tool-call arguments
     "JsonDeltaMerger": "alchemy.json",
     "parse_partial_json": "alchemy.json",
+    # AWS event streams (Bedrock)
+    "EventStreamDecoder": "alchemy.eventstream",
+    "EventStreamMessage": "alchemy.eventstream",
+    "EventStreamError": "alchemy.errors",
 }
 
 __all__ = [

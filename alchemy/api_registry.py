@@ -178,7 +178,16 @@ class TaskSource:
 
 # api -> "module:attribute" of a built-in provider, imported on first lookup.
 # Provider modules add their line here.
-_BUILTIN_PROVIDERS: dict[str, str] = {}
+_BUILTIN_PROVIDERS: dict[str, str] = {
+    "anthropic-messages": "alchemy.providers.anthropic_messages:provider",
+    "openai-completions": "alchemy.providers.openai_completions:provider",
+    "openai-responses": "alchemy.providers.openai_responses:provider",
+    "azure-openai-responses": "alchemy.providers.azure_openai_responses:provider",
+    "bedrock-converse-stream": "alchemy.providers.bedrock_converse_stream:provider",
+    "mistral-conversations": "alchemy.providers.mistral_conversations:provider",
+    "google-generative-ai": "alchemy.providers.google_generative_ai:provider",
+    "google-vertex": "alchemy.providers.google_vertex:provider",
+}
 
 _lock = threading.Lock()
 _providers: dict[str, ApiProvider] = {}

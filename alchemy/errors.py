@@ -9,6 +9,7 @@ Hierarchy::
 
     AlchemyError
     ├── SSEError                 (also ValueError) an SSE event exceeded max_event_bytes
+    ├── EventStreamError         (also ValueError) an AWS event-stream body is corrupt (CRC, length, header) or cut off
     ├── ModelNotFoundError       (also LookupError) no registry model has that provider/id
     ├── UnresolvedPlaceholderError (also LookupError) a ${VAR} of a base URL is not set
     ├── ToolValidationError      (also ValueError) tool-call arguments do not match the tool's schema
@@ -52,6 +53,7 @@ __all__ = [
     "RegistryRefreshWarning",
     "ReplayServerError",
     "SSEError",
+    "EventStreamError",
     "TokenizerFallbackWarning",
     "ToolValidationError",
     "UnresolvedPlaceholderError",
@@ -65,6 +67,15 @@ class AlchemyError(Exception):
 
 class SSEError(AlchemyError, ValueError):
     """The server-sent-events stream cannot be decoded within the decoder's limits."""
+
+
+class EventStreamError(AlchemyError, ValueError):
+    """An AWS event-stream body (Bedrock) cannot be decoded.
+
+    A checksum does not match, a length is impossible or over the decoder's limit, a
+    header is malformed, or the stream ended inside a message. The message says
+    which, and at which byte of the stream the bad message starts.
+    """
 
 
 class ToolValidationError(AlchemyError, ValueError):

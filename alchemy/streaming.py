@@ -41,7 +41,7 @@ from .abort import AbortSignal
 from .api_registry import ApiProvider, AsyncEventSource, EventSource, get_api
 from .emitter import ABORTED_MESSAGE, EventEmitter, describe_exception, new_partial
 from .events import AssistantMessageEvent
-from .types import AssistantMessage, CacheRetention, Context, Model, ThinkingLevel
+from .types import AssistantMessage, CacheRetention, Context, Model, StreamMetrics, ThinkingLevel
 
 if TYPE_CHECKING:
     from types import TracebackType
@@ -280,6 +280,12 @@ class _StreamBase(Generic[S]):
     def partial(self) -> AssistantMessage:
         """The in-progress message (the final one once the stream ended)."""
         return self._emitter.message
+
+    @property
+    def metrics(self) -> StreamMetrics | None:
+        """How the response streamed (time to first byte/content, bytes, chunks, events);
+        filled in as it streams by HTTP providers, ``None`` for sources that keep none."""
+        return self._emitter.message.metrics
 
     @property
     def finished(self) -> bool:

@@ -380,3 +380,24 @@ def run_mode(mode: str, model: Model, **options: Any) -> alchemy.AssistantMessag
         return await alchemy.acomplete(model, CONTEXT, **options)
 
     return asyncio.run(run())
+
+
+def test_many_concurrent_async_streams_on_one_loop(server: ReplayServer) -> None:
+    """A smaller-scale version of the 1,000-stream load benchmark: every event arrives."""
+    server.default = Replay(RECORDING, api="openai-completions", chunking="bytes=64")
+    model = model_for(server)
+
+    async def one() -> tuple[int, str]:
+        count = 0
+        async with alchemy.astream(model, CONTEXT, max_retries=0) as events:
+            async for _ in events:
+                count += 1
+        return count, (await events.result()).text
+
+    async def run() -> list[tuple[int, str]]:
+        return await asyncio.gather(*(one() for _ in range(100)))
+
+    results = asyncio.run(run())
+    assert all(text == FULL_TEXT for _, text in results)
+    assert {count for count, _ in results} == {len(WORDS) + 4}  # start, text_start, deltas, text_end, done
+    assert len(server.requests) == 100

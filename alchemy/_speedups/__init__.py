@@ -23,6 +23,8 @@ from typing import TYPE_CHECKING, Literal
 __all__ = [
     "COMPILED_IMPORT_ERROR",
     "EventBuffer",
+    "EventStreamDecoder",
+    "EventStreamMessage",
     "IMPLEMENTATION",
     "JsonDeltaMerger",
     "PURE_PYTHON_REQUESTED",
@@ -62,6 +64,7 @@ if TYPE_CHECKING or _FORCE_PURE:
     from ._sse_py import ServerSentEvent, SSEDecoder
     from ._jsondelta_py import JsonDeltaMerger, parse_partial_json
     from ._eventbuf_py import EventBuffer
+    from ._eventstream_py import EventStreamDecoder, EventStreamMessage
 
     IMPLEMENTATION = "python"
 else:
@@ -69,11 +72,13 @@ else:
         from ._sse_c import ServerSentEvent, SSEDecoder
         from ._jsondelta_c import JsonDeltaMerger, parse_partial_json
         from ._eventbuf_c import EventBuffer
+        from ._eventstream_c import EventStreamDecoder, EventStreamMessage
     except ImportError as exc:
         COMPILED_IMPORT_ERROR = exc
         from ._sse_py import ServerSentEvent, SSEDecoder
         from ._jsondelta_py import JsonDeltaMerger, parse_partial_json
         from ._eventbuf_py import EventBuffer
+        from ._eventstream_py import EventStreamDecoder, EventStreamMessage
 
         IMPLEMENTATION = "python"
     else:

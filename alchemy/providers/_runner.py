@@ -78,6 +78,7 @@ class _SourceBase:
         "_attempt",
         "_started_at",
         "_closed",
+        "label",
     )
 
     def __init__(
@@ -106,6 +107,7 @@ class _SourceBase:
         self._attempt = 0
         self._started_at = 0.0
         self._closed = False
+        self.label = provider.error_label(model)
 
     # -- preparing ------------------------------------------------------------------
 
@@ -142,7 +144,7 @@ class _SourceBase:
         return signal is not None and signal.aborted
 
     def _http_error(self, status: int, body: bytes, headers: Any) -> ProviderHttpError:
-        message = http_error_message(status, body, headers, provider=self.provider.label, secrets=self._secrets)
+        message = http_error_message(status, body, headers, provider=self.label, secrets=self._secrets)
         return ProviderHttpError(
             message,
             status=status,
@@ -154,7 +156,7 @@ class _SourceBase:
     def _transport_error(self, exc: Exception, *, before_headers: bool) -> StreamInterruptedError:
         import httpx
 
-        label = self.provider.label
+        label = self.label
         if isinstance(exc, httpx.ConnectTimeout):
             text = f"{label}: could not connect within {self.settings.connect_timeout:g} s"
         elif isinstance(exc, httpx.ConnectError):
@@ -187,7 +189,7 @@ class _SourceBase:
         self.metrics.retries = self._attempt
         logger.info(
             "alchemy: retrying %s (attempt %d of %d) in %.2f s: %s",
-            self.provider.label,
+            self.label,
             self._attempt,
             self.settings.max_retries,
             decision.delay,
@@ -204,7 +206,7 @@ class _SourceBase:
         metrics.time_to_first_byte = time.perf_counter() - self._started_at
         logger.debug(
             "alchemy: %s answered HTTP %d in %.3f s",
-            self.provider.label,
+            self.label,
             response.status_code,
             metrics.time_to_first_byte,
         )
@@ -226,7 +228,7 @@ class _SourceBase:
             self._parser.feed(chunk)
         except orjson.JSONDecodeError as exc:
             raise StreamInterruptedError(
-                f"{self.provider.label}: received a chunk that is not valid JSON ({exc}); "
+                f"{self.label}: received a chunk that is not valid JSON ({exc}); "
                 "everything received before it is kept"
             ) from exc
         if metrics.time_to_first_content is None and self.emitter.message.content:
@@ -245,7 +247,7 @@ class _SourceBase:
             metrics.output_tokens_per_second = output / (metrics.duration - first)
         logger.debug(
             "alchemy: %s stream ended: %d bytes in %d chunks, %d events, %.3f s, %d retries",
-            self.provider.label,
+            self.label,
             metrics.bytes_received,
             metrics.chunks,
             metrics.events,

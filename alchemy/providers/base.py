@@ -149,6 +149,14 @@ class HttpProvider:
         """
         return request
 
+    def error_label(self, model: Model) -> str:
+        """How errors name the service: the label, with the model's provider when it differs
+        (``"groq (OpenAI Chat Completions) HTTP 429: ..."``)."""
+        provider = model.provider.lower().replace("-", "").replace("_", "")
+        if not provider or self.label.lower().replace(" ", "").startswith(provider):
+            return self.label
+        return f"{model.provider} ({self.label})"
+
     def is_retryable_status(self, status: int, body: bytes) -> bool:
         """Whether an HTTP error status (with its body) is worth retrying."""
         from ..transport import is_retryable_status
