@@ -77,6 +77,7 @@ def render_stream(events: AssistantMessageEventStream, out: TextIO) -> Assistant
 
     style = Style(out)
     live = out.isatty()
+    shown = ""  # the arguments last printed: fragments that change nothing print nothing
     for event in events:
         if isinstance(event, ThinkingStart):
             out.write(style.dim("[thinking] "))
@@ -92,10 +93,16 @@ def render_stream(events: AssistantMessageEventStream, out: TextIO) -> Assistant
             title = style.bold(f"[tool call] {call.name}")
             if isinstance(event, ToolCallStart):
                 out.write(title + " ")
-            elif live:
-                out.write(f"\r\x1b[2K{title} {orjson.dumps(call.arguments).decode()}")
+                shown = ""
+                continue
+            arguments = orjson.dumps(call.arguments).decode()
+            if arguments == shown:
+                continue
+            shown = arguments
+            if live:
+                out.write(f"\r\x1b[2K{title} {arguments}")
             else:
-                out.write(f"\n    {orjson.dumps(call.arguments).decode()}")
+                out.write(f"\n    {arguments}")
         elif isinstance(event, ToolCallEnd):
             out.write(f"\n  -> {orjson.dumps(event.tool_call.arguments).decode()}\n")
         out.flush()
