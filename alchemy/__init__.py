@@ -10,7 +10,18 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 from ._speedups import IMPLEMENTATION
-from .errors import AlchemyError, SSEError
+from .errors import (
+    AlchemyError,
+    EventStreamError,
+    MissingApiKeyError,
+    MissingConfigurationError,
+    ModelNotFoundError,
+    SSEError,
+    StreamProtocolError,
+    ToolValidationError,
+    UnknownApiError,
+    UnsupportedCapabilityError,
+)
 from .types import (
     AssistantMessage,
     Context,
@@ -20,6 +31,7 @@ from .types import (
     Model,
     ModelCapabilities,
     ModelCost,
+    StreamMetrics,
     TextContent,
     ThinkingContent,
     Tool,
@@ -30,63 +42,66 @@ from .types import (
 )
 
 if TYPE_CHECKING:
-    from .errors import ModelNotFoundError as ModelNotFoundError
-    from .models import calculate_cost as calculate_cost
-    from .models import get_env_api_key as get_env_api_key
     from .models import get_model as get_model
     from .models import get_models as get_models
     from .models import get_providers as get_providers
-    from .models import refresh_models as refresh_models
-    from .models import register_model as register_model
     from .models import search_models as search_models
-    from .tokens import TokenCount as TokenCount
+    from .models import register_model as register_model
+    from .models import get_env_api_key as get_env_api_key
+    from .models import calculate_cost as calculate_cost
+    from .models import refresh_models as refresh_models
     from .tokens import count_tokens as count_tokens
     from .tokens import fits_context as fits_context
-    from .capabilities import RequestValues, ShapedRequest, ShapingNote, shape_request
-    from .errors import ToolValidationError, UnsupportedCapabilityError
-    from .overflow import is_context_overflow
-    from .sanitize import sanitize_surrogates
-    from .tool_ids import keep_tool_call_id, tool_call_id_normalizer
-    from .transform import transform_messages
-    from .validation import validate_tool_call
-    from .abort import AbortController as AbortController
-    from .abort import AbortSignal as AbortSignal
-    from .api_registry import ApiProvider as ApiProvider
-    from .api_registry import AsyncEventSource as AsyncEventSource
-    from .api_registry import EventSource as EventSource
-    from .api_registry import get_api as get_api
-    from .api_registry import register_api as register_api
-    from .api_registry import unregister_api as unregister_api
-    from .emitter import EventEmitter as EventEmitter
-    from .json import JsonDeltaMerger, parse_partial_json
-    from .eventstream import EventStreamDecoder, EventStreamError, EventStreamMessage
-    from .errors import StreamProtocolError as StreamProtocolError
-    from .providers.openai_compat import clear_provider_compat, set_provider_compat
-    from .errors import UnknownApiError as UnknownApiError
-    from .events import AssistantMessageEvent as AssistantMessageEvent
-    from .events import Done as Done
-    from .events import Error as Error
-    from .events import Start as Start
-    from .events import TextDelta as TextDelta
-    from .events import TextEnd as TextEnd
-    from .events import TextStart as TextStart
-    from .events import ThinkingDelta as ThinkingDelta
-    from .events import ThinkingEnd as ThinkingEnd
-    from .events import ThinkingStart as ThinkingStart
-    from .events import ToolCallDelta as ToolCallDelta
-    from .events import ToolCallEnd as ToolCallEnd
-    from .events import ToolCallStart as ToolCallStart
+    from .tokens import TokenCount as TokenCount
+    from .transform import transform_messages as transform_messages
+    from .tool_ids import tool_call_id_normalizer as tool_call_id_normalizer
+    from .tool_ids import keep_tool_call_id as keep_tool_call_id
+    from .capabilities import shape_request as shape_request
+    from .capabilities import RequestValues as RequestValues
+    from .capabilities import ShapedRequest as ShapedRequest
+    from .capabilities import ShapingNote as ShapingNote
+    from .sanitize import sanitize_surrogates as sanitize_surrogates
+    from .validation import validate_tool_call as validate_tool_call
+    from .overflow import is_context_overflow as is_context_overflow
+    from .streaming import stream as stream
+    from .streaming import astream as astream
+    from .streaming import complete as complete
+    from .streaming import acomplete as acomplete
+    from .streaming import stream_simple as stream_simple
+    from .streaming import astream_simple as astream_simple
+    from .streaming import complete_simple as complete_simple
+    from .streaming import acomplete_simple as acomplete_simple
     from .streaming import AssistantMessageEventStream as AssistantMessageEventStream
     from .streaming import AsyncAssistantMessageEventStream as AsyncAssistantMessageEventStream
     from .streaming import StreamOptions as StreamOptions
-    from .streaming import acomplete as acomplete
-    from .streaming import acomplete_simple as acomplete_simple
-    from .streaming import astream as astream
-    from .streaming import astream_simple as astream_simple
-    from .streaming import complete as complete
-    from .streaming import complete_simple as complete_simple
-    from .streaming import stream as stream
-    from .streaming import stream_simple as stream_simple
+    from .events import AssistantMessageEvent as AssistantMessageEvent
+    from .events import Start as Start
+    from .events import TextStart as TextStart
+    from .events import TextDelta as TextDelta
+    from .events import TextEnd as TextEnd
+    from .events import ThinkingStart as ThinkingStart
+    from .events import ThinkingDelta as ThinkingDelta
+    from .events import ThinkingEnd as ThinkingEnd
+    from .events import ToolCallStart as ToolCallStart
+    from .events import ToolCallDelta as ToolCallDelta
+    from .events import ToolCallEnd as ToolCallEnd
+    from .events import Done as Done
+    from .events import Error as Error
+    from .emitter import EventEmitter as EventEmitter
+    from .abort import AbortController as AbortController
+    from .abort import AbortSignal as AbortSignal
+    from .api_registry import register_api as register_api
+    from .api_registry import unregister_api as unregister_api
+    from .api_registry import get_api as get_api
+    from .api_registry import ApiProvider as ApiProvider
+    from .api_registry import EventSource as EventSource
+    from .api_registry import AsyncEventSource as AsyncEventSource
+    from .providers.openai_compat import set_provider_compat as set_provider_compat
+    from .providers.openai_compat import clear_provider_compat as clear_provider_compat
+    from .json import JsonDeltaMerger as JsonDeltaMerger
+    from .json import parse_partial_json as parse_partial_json
+    from .eventstream import EventStreamDecoder as EventStreamDecoder
+    from .eventstream import EventStreamMessage as EventStreamMessage
 
 __version__ = "0.1.0"
 
@@ -101,7 +116,6 @@ _LAZY: dict[str, str] = {
     "get_env_api_key": "alchemy.models",
     "calculate_cost": "alchemy.models",
     "refresh_models": "alchemy.models",
-    "ModelNotFoundError": "alchemy.errors",
     "count_tokens": "alchemy.tokens",
     "fits_context": "alchemy.tokens",
     "TokenCount": "alchemy.tokens",
@@ -116,8 +130,6 @@ _LAZY: dict[str, str] = {
     "sanitize_surrogates": "alchemy.sanitize",
     "validate_tool_call": "alchemy.validation",
     "is_context_overflow": "alchemy.overflow",
-    "ToolValidationError": "alchemy.errors",
-    "UnsupportedCapabilityError": "alchemy.errors",
     # streaming: the API, its events, abort, and the provider registry
     "stream": "alchemy.streaming",
     "astream": "alchemy.streaming",
@@ -152,8 +164,6 @@ _LAZY: dict[str, str] = {
     "ApiProvider": "alchemy.api_registry",
     "EventSource": "alchemy.api_registry",
     "AsyncEventSource": "alchemy.api_registry",
-    "UnknownApiError": "alchemy.errors",
-    "StreamProtocolError": "alchemy.errors",
     # OpenAI-compatible servers: runtime quirk overrides per provider
     "set_provider_compat": "alchemy.providers.openai_compat",
     "clear_provider_compat": "alchemy.providers.openai_compat",
@@ -163,11 +173,19 @@ _LAZY: dict[str, str] = {
     # AWS event streams (Bedrock)
     "EventStreamDecoder": "alchemy.eventstream",
     "EventStreamMessage": "alchemy.eventstream",
-    "EventStreamError": "alchemy.errors",
 }
 
 __all__ = [
     "IMPLEMENTATION",
+    "EventStreamError",
+    "MissingApiKeyError",
+    "MissingConfigurationError",
+    "ModelNotFoundError",
+    "SSEError",
+    "StreamProtocolError",
+    "ToolValidationError",
+    "UnknownApiError",
+    "UnsupportedCapabilityError",
     "AlchemyError",
     "AssistantMessage",
     "Context",
@@ -177,7 +195,7 @@ __all__ = [
     "Model",
     "ModelCapabilities",
     "ModelCost",
-    "SSEError",
+    "StreamMetrics",
     "TextContent",
     "ThinkingContent",
     "Tool",

@@ -32,7 +32,7 @@ loop early (``break``, an exception) closes the connection at once::
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
 from dataclasses import dataclass, field, fields
 from typing import TYPE_CHECKING, Any, Final, Generic, TypeVar
 
@@ -309,16 +309,25 @@ class AssistantMessageEventStream(_StreamBase[EventSource]):
 
     Iterate it (``for event in stream``), call :meth:`result` for the final
     message (it drains what is left), and :meth:`close` it, or use it in a
-    ``with`` block, to release the connection when you stop early. ``iter(stream)``
-    is the stream's event buffer itself, so a ``for`` loop pays no wrapper per
-    event. Use a stream from one thread at a time; to stop it from another thread,
-    pass ``signal=`` and abort its :class:`~alchemy.abort.AbortController`.
+    ``with`` block, to release the connection when you stop early. Leaving a ``for``
+    loop early (``break``, an exception) closes the stream and its connection too:
+    the message then ends ``aborted``, keeping what arrived. Use a stream from one
+    thread at a time; to stop it from another thread, pass ``signal=`` and abort its
+    :class:`~alchemy.abort.AbortController`.
     """
 
     __slots__ = ()
 
-    def __iter__(self) -> EventBuffer[AssistantMessageEvent]:
-        return self._buffer
+    def __iter__(self) -> Iterator[AssistantMessageEvent]:
+        return self._iterate()
+
+    def _iterate(self) -> Iterator[AssistantMessageEvent]:
+        # ``yield from`` hands the buffer's events over at C speed; the generator's
+        # finally runs as soon as a loop that broke out drops it.
+        try:
+            yield from self._buffer
+        finally:
+            self.close()
 
     def __next__(self) -> AssistantMessageEvent:
         return next(self._buffer)
@@ -382,12 +391,24 @@ class AssistantMessageEventStream(_StreamBase[EventSource]):
 
 
 class AsyncAssistantMessageEventStream(_StreamBase[AsyncEventSource]):
-    """The async twin: ``async for``, ``await result()``, ``await aclose()``, ``async with``."""
+    """The async twin: ``async for``, ``await result()``, ``await aclose()``, ``async with``.
+
+    Leaving ``async for`` early closes the stream and its connection, as in the sync twin.
+    """
 
     __slots__ = ()
 
-    def __aiter__(self) -> EventBuffer[AssistantMessageEvent]:
-        return self._buffer
+    def __aiter__(self) -> AsyncIterator[AssistantMessageEvent]:
+        return self._aiterate()
+
+    async def _aiterate(self) -> AsyncIterator[AssistantMessageEvent]:
+        # Leaving ``async for`` early closes the stream when the loop finalizes this
+        # generator (asyncio does so right after the loop drops it).
+        try:
+            async for event in self._buffer:
+                yield event
+        finally:
+            await self.aclose()
 
     def __anext__(self) -> Awaitable[AssistantMessageEvent]:
         return self._buffer.__anext__()

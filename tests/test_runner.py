@@ -401,3 +401,33 @@ def test_many_concurrent_async_streams_on_one_loop(server: ReplayServer) -> None
     assert all(text == FULL_TEXT for _, text in results)
     assert {count for count, _ in results} == {len(WORDS) + 4}  # start, text_start, deltas, text_end, done
     assert len(server.requests) == 100
+
+
+def test_breaking_out_of_a_plain_for_loop_closes_the_response(server: ReplayServer) -> None:
+    server.enqueue(Replay(RECORDING, api="openai-completions", delay=0.01))
+    events = alchemy.stream(model_for(server), CONTEXT)
+    for event in events:
+        if event.type == "text_delta":
+            break
+    assert events._source is None  # released at once, though `events` is still referenced
+    final = events.result()
+    assert final.stop_reason == "aborted" and final.text == WORDS[0]
+
+
+def test_breaking_out_of_async_for_closes_the_response(server: ReplayServer) -> None:
+    server.enqueue(Replay(RECORDING, api="openai-completions", delay=0.01))
+
+    async def run() -> tuple[bool, alchemy.AssistantMessage]:
+        events = alchemy.astream(model_for(server), CONTEXT)
+        async for event in events:
+            if event.type == "text_delta":
+                break
+        for _ in range(50):  # asyncio finalizes the abandoned loop generator on its next turns
+            if events._source is None:
+                break
+            await asyncio.sleep(0.01)
+        return events._source is None, await events.result()
+
+    released, final = asyncio.run(run())
+    assert released
+    assert final.stop_reason == "aborted" and final.text == WORDS[0]
