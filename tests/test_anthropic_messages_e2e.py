@@ -210,6 +210,7 @@ def test_429_with_retry_after_is_retried(server: ReplayServer) -> None:
 
 
 def test_429_asking_for_too_long_a_wait_fails_at_once(server: ReplayServer) -> None:
+    support.require_shared()
     server.enqueue(Replay.http_error(429, retry_after=30), Replay(TEXT_FIXTURE))
     _, message = collect(model_on(server), **FAST)
     assert message.stop_reason == "error" and "429" in (message.error_message or "")
@@ -232,6 +233,7 @@ def test_529_out_of_retries_names_the_error(server: ReplayServer) -> None:
 
 
 def test_400_is_not_retried(server: ReplayServer) -> None:
+    support.require_shared()
     server.enqueue(Replay.http_error(400, message="max_tokens: too large"), Replay(TEXT_FIXTURE))
     _, message = collect(model_on(server), **FAST)
     assert message.stop_reason == "error" and "max_tokens: too large" in (message.error_message or "")

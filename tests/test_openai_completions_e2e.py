@@ -22,6 +22,7 @@ import pytest
 
 import alchemy
 import completions_fixtures as fx
+import support
 from protocol_checks import assert_protocol
 
 from alchemy.events import Done, Error
@@ -88,6 +89,7 @@ def test_fixture_end_to_end(server: ReplayServer, path: Path, chunking: str, mod
 
 
 def test_complete_and_stream_simple(server: ReplayServer) -> None:
+    support.require_shared()
     path = next(p for p in FIXTURES if p.name == "deepseek-reasoning.chunks.txt")
     server.enqueue(Replay(str(path)), Replay(str(path)))
     model = dataclasses.replace(model_for(server, path), compat={"thinking_format": "qwen"})
@@ -269,6 +271,7 @@ def test_stream_without_end_is_an_interrupted_stream(server: ReplayServer) -> No
 
 
 def test_async_streams_share_one_loop(server: ReplayServer) -> None:
+    support.require_shared()
     path = next(p for p in FIXTURES if p.name == "xai-tool-call.chunks.txt")
     server.register("tool", Replay(str(path), chunking="bytes=13"))
     model = dataclasses.replace(model_for(server, path), headers={"x-alchemy-replay": "tool"})
@@ -285,6 +288,7 @@ def test_async_streams_share_one_loop(server: ReplayServer) -> None:
 
 def test_registry_model_through_the_base_url_override(server: ReplayServer, monkeypatch: pytest.MonkeyPatch) -> None:
     """ALCHEMY_BASE_URL_OVERRIDE points a registry model at the server; its quirks stay Groq's."""
+    support.require_shared()
     path = next(p for p in FIXTURES if p.name == "groq-reasoning.chunks.txt")
     monkeypatch.setenv("ALCHEMY_BASE_URL_OVERRIDE", server.base_url_for(API))
     model = alchemy.get_model("groq/qwen/qwen3-32b")
