@@ -21,25 +21,25 @@ Target: alchemy at most 1.5x the floor per chunk. Run::
 
 from __future__ import annotations
 
-import dataclasses
+import contextlib
+import functools
 import random
-import statistics
 import struct
 import sys
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import orjson
 import pytest
 
 try:
-    from .streams import replay_process, temporary_folder, write_recording
+    from .streams import Runner, Served, measure, optional_peer, report, serve_workload, time_client
 except ImportError:  # run as a script
     sys.path[:0] = [str(Path(__file__).resolve().parent), str(Path(__file__).resolve().parent.parent)]
-    from streams import replay_process, temporary_folder, write_recording  # type: ignore[no-redef]
+    from streams import (  # type: ignore[no-redef]
+        Runner, Served, measure, optional_peer, report, serve_workload, time_client
+    )
 
 import alchemy
 from alchemy.models import get_model
@@ -67,18 +67,6 @@ def payloads(seed: int = 9) -> list[dict[str, Any]]:
     usage = {"inputTokens": 1234, "outputTokens": DELTAS, "totalTokens": 1234 + DELTAS}
     events.append({"metadata": {"metrics": {"latencyMs": 2040}, "p": padding[:5], "usage": usage}})
     return events
-
-
-@dataclasses.dataclass
-class Served:
-    events: int
-    base_url: str
-    client: httpx.Client
-    model: Any
-
-    @property
-    def url(self) -> str:
-        return f"{self.base_url}/model/{MODEL.id.replace(':', '%3A')}/converse-stream"
 
 
 def _request_body() -> dict[str, Any]:
@@ -139,17 +127,16 @@ def run_botocore(served: Served, client: Any) -> int:
     return count
 
 
-def serve(folder: Path) -> Iterator[Served]:
-    events = payloads()
-    recording = write_recording(folder, "bedrock-bench-text", events)
-    with replay_process(recording, "bedrock-converse-stream") as base_url, httpx.Client(timeout=60) as client:
-        yield Served(len(events), base_url, client, dataclasses.replace(MODEL, base_url=base_url))
+def serve() -> contextlib.AbstractContextManager[Served]:
+    """Serves the one workload, ``text``, in AWS event-stream framing."""
+    endpoint = f"/model/{MODEL.id.replace(':', '%3A')}/converse-stream"
+    return serve_workload("text", payloads(), api="bedrock-converse-stream", model=MODEL, endpoint=endpoint)
 
 
 @pytest.fixture(scope="module")
 def served() -> Iterator[Served]:
-    with temporary_folder() as folder:
-        yield from serve(Path(folder))
+    with serve() as served:
+        yield served
 
 
 def _group(benchmark: Any, served: Served) -> None:
@@ -157,61 +144,33 @@ def _group(benchmark: Any, served: Served) -> None:
     benchmark.extra_info["events"] = served.events
 
 
-def _per_chunk(benchmark: Any, served: Served) -> None:
-    stats = benchmark.stats.stats if benchmark.stats is not None else None
-    if stats is not None:
-        benchmark.extra_info["median_us_per_chunk"] = round(stats.median / served.events * 1e6, 3)
-
-
 def test_floor(benchmark: Any, served: Served) -> None:
     _group(benchmark, served)
-    assert benchmark.pedantic(run_floor, (served,), rounds=ROUNDS, warmup_rounds=1) == served.events
-    _per_chunk(benchmark, served)
+    assert time_client(benchmark, served, run_floor, rounds=ROUNDS) == served.events
 
 
 def test_alchemy(benchmark: Any, served: Served) -> None:
     _group(benchmark, served)
-    assert benchmark.pedantic(run_alchemy, (served,), rounds=ROUNDS, warmup_rounds=1) >= served.events
-    _per_chunk(benchmark, served)
+    assert time_client(benchmark, served, run_alchemy, rounds=ROUNDS) >= served.events
 
 
 def test_botocore(benchmark: Any, served: Served) -> None:
     pytest.importorskip("botocore.session")
     client = _botocore_client(served)
     _group(benchmark, served)
-    assert benchmark.pedantic(run_botocore, (served, client), rounds=ROUNDS, warmup_rounds=1) == served.events
-    _per_chunk(benchmark, served)
+    assert time_client(benchmark, served, run_botocore, client, rounds=ROUNDS) == served.events
 
 
-def measure(rounds: int = ROUNDS) -> dict[str, float]:
-    """Median seconds per chunk for every client, rounds interleaved."""
-    with temporary_folder() as folder:
-        for served in serve(Path(folder)):
-            runners: dict[str, Callable[[], int]] = {"floor": lambda: run_floor(served), "alchemy": lambda: run_alchemy(served)}
-            try:
-                client = _botocore_client(served)
-            except ImportError:
-                client = None
-            if client is not None:
-                runners["botocore"] = lambda: run_botocore(served, client)
-            samples: dict[str, list[float]] = {label: [] for label in runners}
-            for run in runners.values():
-                run()
-            for _ in range(rounds):
-                for label, run in runners.items():
-                    started = time.perf_counter()
-                    run()
-                    samples[label].append(time.perf_counter() - started)
-            return {label: statistics.median(values) / served.events for label, values in samples.items()}
-    raise RuntimeError("the replay process did not start")
-
-
-def report(results: dict[str, float]) -> str:
-    floor = results["floor"]
-    lines = ["| client | µs / chunk | vs floor |", "|---|---:|---:|"]
-    lines += [f"| {label} | {seconds * 1e6:.2f} | {seconds / floor:.2f}x |" for label, seconds in results.items()]
-    return "\n".join(lines)
+def clients(served: Served) -> dict[str, Runner]:
+    """The floor, alchemy and, when installed, botocore."""
+    runners: dict[str, Runner] = {
+        "floor": functools.partial(run_floor, served),
+        "alchemy": functools.partial(run_alchemy, served),
+    }
+    with optional_peer():
+        runners["botocore"] = functools.partial(run_botocore, served, _botocore_client(served))
+    return runners
 
 
 if __name__ == "__main__":
-    print(report(measure()))
+    print(report(measure([serve()], clients, rounds=ROUNDS)))

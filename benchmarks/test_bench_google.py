@@ -27,23 +27,23 @@ Target: alchemy at most 1.5x the floor per chunk. Run::
 from __future__ import annotations
 
 import base64
-import dataclasses
+import contextlib
+import functools
 import random
-import statistics
 import sys
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
 try:
-    from .streams import floor_sse_sync, replay_process, temporary_folder, write_recording
+    from .streams import Runner, Served, floor_sse_sync, measure, optional_peer, report, serve_workload, time_client
 except ImportError:  # run as a script
     sys.path[:0] = [str(Path(__file__).resolve().parent), str(Path(__file__).resolve().parent.parent)]
-    from streams import floor_sse_sync, replay_process, temporary_folder, write_recording  # type: ignore[no-redef]
+    from streams import (  # type: ignore[no-redef]
+        Runner, Served, floor_sse_sync, measure, optional_peer, report, serve_workload, time_client
+    )
 
 import alchemy
 from alchemy.models import get_model
@@ -101,21 +101,6 @@ def thinking_payloads(seed: int = 6) -> list[dict[str, Any]]:
 WORKLOADS: dict[str, Callable[[], list[dict[str, Any]]]] = {"text": text_payloads, "thinking": thinking_payloads}
 
 
-@dataclasses.dataclass
-class Served:
-    """One workload served by a replay process, with every client ready to read it."""
-
-    name: str
-    events: int
-    base_url: str
-    client: httpx.Client
-    model: Any
-
-    @property
-    def url(self) -> str:
-        return f"{self.base_url}/models/{MODEL.id}:streamGenerateContent?alt=sse"
-
-
 def _request_body() -> dict[str, Any]:
     return {
         "contents": [{"role": "user", "parts": [{"text": "Tell me a long story."}]}],
@@ -142,10 +127,7 @@ def run_alchemy(served: Served) -> int:
 
 
 def _sdk(served: Served) -> Any:
-    if "pytest" in sys.modules:
-        genai = pytest.importorskip("google.genai")
-    else:
-        from google import genai
+    genai = pytest.importorskip("google.genai")
     from google.genai import types
 
     options = types.HttpOptions(base_url=served.base_url.removesuffix("/v1beta"), api_version="v1beta")
@@ -165,19 +147,18 @@ def run_sdk(served: Served, client: Any) -> int:
 # --------------------------------------------------------------------------- serving
 
 
-def serve(name: str, folder: Path) -> Iterator[Served]:
-    payloads = WORKLOADS[name]()
-    recording = write_recording(folder, f"gemini-bench-{name}", payloads)
-    with replay_process(recording, "google-generative-ai") as root, httpx.Client(timeout=60) as client:
-        base_url = f"{root}/v1beta"
-        model = dataclasses.replace(MODEL, base_url=base_url)
-        yield Served(name, len(payloads), base_url, client, model)
+def serve(name: str) -> contextlib.AbstractContextManager[Served]:
+    """Serves workload ``name`` under ``/v1beta``."""
+    endpoint = f"/models/{MODEL.id}:streamGenerateContent?alt=sse"
+    return serve_workload(
+        name, WORKLOADS[name](), api="google-generative-ai", model=MODEL, base_path="/v1beta", endpoint=endpoint
+    )
 
 
 @pytest.fixture(scope="module", params=sorted(WORKLOADS))
 def served(request: pytest.FixtureRequest) -> Iterator[Served]:
-    with temporary_folder() as folder:
-        yield from serve(request.param, Path(folder))
+    with serve(request.param) as served:
+        yield served
 
 
 def _group(benchmark: Any, served: Served) -> None:
@@ -185,70 +166,35 @@ def _group(benchmark: Any, served: Served) -> None:
     benchmark.extra_info["events"] = served.events
 
 
-def _per_chunk(benchmark: Any, served: Served) -> None:
-    stats = benchmark.stats.stats if benchmark.stats is not None else None
-    if stats is not None:
-        benchmark.extra_info["median_us_per_chunk"] = round(stats.median / served.events * 1e6, 3)
-
-
 def test_floor(benchmark: Any, served: Served) -> None:
     _group(benchmark, served)
-    assert benchmark.pedantic(run_floor, (served,), rounds=ROUNDS, warmup_rounds=1) == served.events
-    _per_chunk(benchmark, served)
+    assert time_client(benchmark, served, run_floor, rounds=ROUNDS) == served.events
 
 
 def test_alchemy(benchmark: Any, served: Served) -> None:
     _group(benchmark, served)
-    assert benchmark.pedantic(run_alchemy, (served,), rounds=ROUNDS, warmup_rounds=1) > served.events
-    _per_chunk(benchmark, served)
+    assert time_client(benchmark, served, run_alchemy, rounds=ROUNDS) > served.events
 
 
 def test_sdk(benchmark: Any, served: Served) -> None:
     client = _sdk(served)
     _group(benchmark, served)
-    assert benchmark.pedantic(run_sdk, (served, client), rounds=3, warmup_rounds=1) == served.events
-    _per_chunk(benchmark, served)
+    assert time_client(benchmark, served, run_sdk, client, rounds=3) == served.events
 
 
 # --------------------------------------------------------------------------- the ratio table
 
 
-def measure(rounds: int = ROUNDS) -> dict[str, dict[str, float]]:
-    """Median seconds per chunk for every client and workload, rounds interleaved."""
-    results: dict[str, dict[str, float]] = {}
-    with temporary_folder() as folder:
-        for name in sorted(WORKLOADS):
-            for served in serve(name, Path(folder)):
-                runners: dict[str, Callable[[], int]] = {
-                    "floor": lambda: run_floor(served),
-                    "alchemy": lambda: run_alchemy(served),
-                }
-                try:
-                    client = _sdk(served)
-                except ImportError:
-                    client = None
-                if client is not None:
-                    runners["google-genai"] = lambda: run_sdk(served, client)
-                samples: dict[str, list[float]] = {label: [] for label in runners}
-                for run in runners.values():
-                    run()  # warm up: connections, caches
-                for _ in range(rounds):
-                    for label, run in runners.items():
-                        started = time.perf_counter()
-                        run()
-                        samples[label].append(time.perf_counter() - started)
-                results[name] = {label: statistics.median(values) / served.events for label, values in samples.items()}
-    return results
-
-
-def report(results: dict[str, dict[str, float]]) -> str:
-    lines = ["| stream | client | µs / chunk | vs floor |", "|---|---|---:|---:|"]
-    for name, timings in results.items():
-        floor = timings["floor"]
-        for label, seconds in timings.items():
-            lines.append(f"| {name} | {label} | {seconds * 1e6:.2f} | {seconds / floor:.2f}x |")
-    return "\n".join(lines)
+def clients(served: Served) -> dict[str, Runner]:
+    """The floor, alchemy and, when installed, google-genai."""
+    runners: dict[str, Runner] = {
+        "floor": functools.partial(run_floor, served),
+        "alchemy": functools.partial(run_alchemy, served),
+    }
+    with optional_peer():
+        runners["google-genai"] = functools.partial(run_sdk, served, _sdk(served))
+    return runners
 
 
 if __name__ == "__main__":
-    print(report(measure()))
+    print(report(measure((serve(name) for name in sorted(WORKLOADS)), clients, rounds=ROUNDS)))

@@ -22,23 +22,23 @@ Target: alchemy at most 1.5x the floor per chunk. Run::
 
 from __future__ import annotations
 
-import dataclasses
+import contextlib
+import functools
 import random
-import statistics
 import sys
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
 try:
-    from .streams import floor_sse_sync, replay_process, temporary_folder, write_recording
+    from .streams import Runner, Served, floor_sse_sync, measure, optional_peer, report, serve_workload, time_client
 except ImportError:  # run as a script
     sys.path[:0] = [str(Path(__file__).resolve().parent), str(Path(__file__).resolve().parent.parent)]
-    from streams import floor_sse_sync, replay_process, temporary_folder, write_recording  # type: ignore[no-redef]
+    from streams import (  # type: ignore[no-redef]
+        Runner, Served, floor_sse_sync, measure, optional_peer, report, serve_workload, time_client
+    )
 
 import alchemy
 from alchemy.models import get_model
@@ -91,19 +91,6 @@ def reasoning_payloads(seed: int = 4) -> list[dict[str, Any]]:
 WORKLOADS: dict[str, Callable[[], list[dict[str, Any]]]] = {"text": text_payloads, "reasoning": reasoning_payloads}
 
 
-@dataclasses.dataclass
-class Served:
-    name: str
-    events: int
-    base_url: str
-    client: httpx.Client
-    model: Any
-
-    @property
-    def url(self) -> str:
-        return f"{self.base_url}/v1/chat/completions"
-
-
 def _request_body() -> dict[str, Any]:
     return {"model": MODEL.id, "stream": True, "messages": [{"role": "user", "content": "Tell me a long story."}]}
 
@@ -153,17 +140,17 @@ def run_openai(served: Served, client: Any) -> int:
     return count
 
 
-def serve(name: str, folder: Path) -> Iterator[Served]:
-    events = WORKLOADS[name]()
-    recording = write_recording(folder, f"mistral-bench-{name}", events)
-    with replay_process(recording, "mistral-conversations") as base_url, httpx.Client(timeout=60) as client:
-        yield Served(name, len(events), base_url, client, dataclasses.replace(MODEL, base_url=base_url))
+def serve(name: str) -> contextlib.AbstractContextManager[Served]:
+    """Serves workload ``name`` at the server's root (the clients add ``/v1``)."""
+    return serve_workload(
+        name, WORKLOADS[name](), api="mistral-conversations", model=MODEL, endpoint="/v1/chat/completions"
+    )
 
 
 @pytest.fixture(scope="module", params=sorted(WORKLOADS))
 def served(request: pytest.FixtureRequest) -> Iterator[Served]:
-    with temporary_folder() as folder:
-        yield from serve(request.param, Path(folder))
+    with serve(request.param) as served:
+        yield served
 
 
 def _group(benchmark: Any, served: Served) -> None:
@@ -171,76 +158,42 @@ def _group(benchmark: Any, served: Served) -> None:
     benchmark.extra_info["events"] = served.events
 
 
-def _per_chunk(benchmark: Any, served: Served) -> None:
-    stats = benchmark.stats.stats if benchmark.stats is not None else None
-    if stats is not None:
-        benchmark.extra_info["median_us_per_chunk"] = round(stats.median / served.events * 1e6, 3)
-
-
 def test_floor(benchmark: Any, served: Served) -> None:
     _group(benchmark, served)
-    assert benchmark.pedantic(run_floor, (served,), rounds=ROUNDS, warmup_rounds=1) == served.events
-    _per_chunk(benchmark, served)
+    assert time_client(benchmark, served, run_floor, rounds=ROUNDS) == served.events
 
 
 def test_alchemy(benchmark: Any, served: Served) -> None:
     _group(benchmark, served)
-    assert benchmark.pedantic(run_alchemy, (served,), rounds=ROUNDS, warmup_rounds=1) >= served.events
-    _per_chunk(benchmark, served)
+    assert time_client(benchmark, served, run_alchemy, rounds=ROUNDS) >= served.events
 
 
 def test_mistralai(benchmark: Any, served: Served) -> None:
     pytest.importorskip("mistralai")
     client = _mistralai(served)
     _group(benchmark, served)
-    assert benchmark.pedantic(run_mistralai, (served, client), rounds=ROUNDS, warmup_rounds=1) == served.events
-    _per_chunk(benchmark, served)
+    assert time_client(benchmark, served, run_mistralai, client, rounds=ROUNDS) == served.events
 
 
 def test_openai_python(benchmark: Any, served: Served) -> None:
     pytest.importorskip("openai")
     client = _openai(served)
     _group(benchmark, served)
-    assert benchmark.pedantic(run_openai, (served, client), rounds=ROUNDS, warmup_rounds=1) == served.events
-    _per_chunk(benchmark, served)
+    assert time_client(benchmark, served, run_openai, client, rounds=ROUNDS) == served.events
 
 
-def measure(rounds: int = ROUNDS) -> dict[str, dict[str, float]]:
-    """Median seconds per chunk for every client and workload, rounds interleaved."""
-    results: dict[str, dict[str, float]] = {}
-    with temporary_folder() as folder:
-        for name in sorted(WORKLOADS):
-            for served in serve(name, Path(folder)):
-                runners: dict[str, Callable[[], int]] = {
-                    "floor": lambda: run_floor(served),
-                    "alchemy": lambda: run_alchemy(served),
-                }
-                for label, make, run in (("mistralai", _mistralai, run_mistralai), ("openai-python", _openai, run_openai)):
-                    try:
-                        client = make(served)
-                    except ImportError:
-                        continue
-                    runners[label] = lambda run=run, client=client: run(served, client)  # type: ignore[misc]
-                samples: dict[str, list[float]] = {label: [] for label in runners}
-                for run_once in runners.values():
-                    run_once()
-                for _ in range(rounds):
-                    for label, run_once in runners.items():
-                        started = time.perf_counter()
-                        run_once()
-                        samples[label].append(time.perf_counter() - started)
-                results[name] = {label: statistics.median(values) / served.events for label, values in samples.items()}
-    return results
-
-
-def report(results: dict[str, dict[str, float]]) -> str:
-    lines = ["| stream | client | µs / chunk | vs floor |", "|---|---|---:|---:|"]
-    for name, timings in results.items():
-        floor = timings["floor"]
-        for label, seconds in timings.items():
-            lines.append(f"| {name} | {label} | {seconds * 1e6:.2f} | {seconds / floor:.2f}x |")
-    return "\n".join(lines)
+def clients(served: Served) -> dict[str, Runner]:
+    """The floor, alchemy and, when installed, mistralai and openai-python."""
+    runners: dict[str, Runner] = {
+        "floor": functools.partial(run_floor, served),
+        "alchemy": functools.partial(run_alchemy, served),
+    }
+    with optional_peer():
+        runners["mistralai"] = functools.partial(run_mistralai, served, _mistralai(served))
+    with optional_peer():
+        runners["openai-python"] = functools.partial(run_openai, served, _openai(served))
+    return runners
 
 
 if __name__ == "__main__":
-    print(report(measure()))
+    print(report(measure((serve(name) for name in sorted(WORKLOADS)), clients, rounds=ROUNDS)))

@@ -25,24 +25,26 @@ Target: alchemy at most 1.5x the floor per chunk on both workloads. Run::
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import functools
+import os
 import random
-import statistics
 import sys
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import orjson
 import pytest
 
 try:
-    from .streams import floor_sse_sync, replay_process, temporary_folder, write_recording
+    from .streams import Runner, Served, floor_sse_sync, measure, optional_peer, report, serve_workload, time_client
 except ImportError:  # run as a script
     sys.path[:0] = [str(Path(__file__).resolve().parent), str(Path(__file__).resolve().parent.parent)]
-    from streams import floor_sse_sync, replay_process, temporary_folder, write_recording  # type: ignore[no-redef]
+    from streams import (  # type: ignore[no-redef]
+        Runner, Served, floor_sse_sync, measure, optional_peer, report, serve_workload, time_client
+    )
 
 import alchemy
 from alchemy.types import Context, Model, ModelCost, Tool, UserMessage
@@ -134,21 +136,6 @@ def tool_payloads(seed: int = 6) -> list[dict[str, Any]]:
 WORKLOADS: dict[str, Callable[[], list[dict[str, Any]]]] = {"text": text_payloads, "tool": tool_payloads}
 
 
-@dataclasses.dataclass
-class Served:
-    """One workload served by a replay process, with every client ready to read it."""
-
-    name: str
-    events: int
-    base_url: str
-    client: httpx.Client
-    model: Model
-
-    @property
-    def url(self) -> str:
-        return f"{self.base_url}/chat/completions"
-
-
 def _request_body(name: str) -> dict[str, Any]:
     body: dict[str, Any] = {
         "model": MODEL_ID,
@@ -186,14 +173,8 @@ def run_alchemy(served: Served) -> int:
     return count
 
 
-def _peer(name: str) -> Any:
-    if "pytest" in sys.modules:
-        return pytest.importorskip(name)
-    return __import__(name)
-
-
 def openai_client(served: Served) -> Any:
-    openai = _peer("openai")
+    openai = pytest.importorskip("openai")
     return openai.OpenAI(api_key=KEY, base_url=served.base_url, max_retries=0)
 
 
@@ -216,27 +197,25 @@ def run_litellm(served: Served, litellm: Any) -> int:
 
 
 def _litellm() -> Any:
-    import os
-
     os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")  # no network fetch at import
-    return _peer("litellm")
+    return pytest.importorskip("litellm")
 
 
 # --------------------------------------------------------------------------- serving
 
 
-def serve(name: str, folder: Path) -> Iterator[Served]:
-    payloads = WORKLOADS[name]()
-    recording = write_recording(folder, f"completions-bench-{name}", payloads)
-    with replay_process(recording, "openai-completions") as base_url, httpx.Client(timeout=60) as client:
-        model = dataclasses.replace(MODEL, base_url=f"{base_url}/v1", provider="openai-bench")
-        yield Served(name, len(payloads), f"{base_url}/v1", client, model)
+def serve(name: str) -> contextlib.AbstractContextManager[Served]:
+    """Serves workload ``name`` under ``/v1``; alchemy's model there is provider ``openai-bench``, not ``openai``."""
+    model = dataclasses.replace(MODEL, provider="openai-bench")
+    return serve_workload(
+        name, WORKLOADS[name](), api="openai-completions", model=model, base_path="/v1", endpoint="/chat/completions"
+    )
 
 
 @pytest.fixture(scope="module", params=sorted(WORKLOADS))
 def served(request: pytest.FixtureRequest) -> Iterator[Served]:
-    with temporary_folder() as folder:
-        yield from serve(request.param, Path(folder))
+    with serve(request.param) as served:
+        yield served
 
 
 def _group(benchmark: Any, served: Served) -> None:
@@ -244,98 +223,51 @@ def _group(benchmark: Any, served: Served) -> None:
     benchmark.extra_info["chunks"] = served.events
 
 
-def _per_chunk(benchmark: Any, served: Served) -> None:
-    stats = benchmark.stats.stats if benchmark.stats is not None else None
-    if stats is not None:
-        benchmark.extra_info["median_us_per_chunk"] = round(stats.median / served.events * 1e6, 3)
-
-
 def test_floor(benchmark: Any, served: Served) -> None:
     _group(benchmark, served)
-    assert benchmark.pedantic(run_floor, (served,), rounds=ROUNDS, warmup_rounds=1) == served.events
-    _per_chunk(benchmark, served)
+    assert time_client(benchmark, served, run_floor, rounds=ROUNDS) == served.events
 
 
 def test_alchemy(benchmark: Any, served: Served) -> None:
     _group(benchmark, served)
-    assert benchmark.pedantic(run_alchemy, (served,), rounds=ROUNDS, warmup_rounds=1) > served.events
-    _per_chunk(benchmark, served)
+    assert time_client(benchmark, served, run_alchemy, rounds=ROUNDS) > served.events
 
 
 def test_openai_python(benchmark: Any, served: Served) -> None:
     client = openai_client(served)
     _group(benchmark, served)
-    assert benchmark.pedantic(run_openai, (served, client), rounds=ROUNDS, warmup_rounds=1) == served.events
-    _per_chunk(benchmark, served)
+    assert time_client(benchmark, served, run_openai, client, rounds=ROUNDS) == served.events
 
 
 def test_litellm(benchmark: Any, served: Served) -> None:
     litellm = _litellm()
     _group(benchmark, served)
-    assert benchmark.pedantic(run_litellm, (served, litellm), rounds=3, warmup_rounds=1) >= served.events - 1
-    _per_chunk(benchmark, served)
+    assert time_client(benchmark, served, run_litellm, litellm, rounds=3) >= served.events - 1
 
 
 # --------------------------------------------------------------------------- the ratio table
 
 
-def measure(rounds: int = ROUNDS, peers: bool = True) -> dict[str, dict[str, tuple[float, float]]]:
-    """Median (wall, client CPU) seconds per chunk for every client and workload, rounds interleaved.
-
-    The server runs in its own process, so the wall time of the fastest clients is
-    partly the server's pace; the client's CPU time shows its own cost alone.
-    """
-    results: dict[str, dict[str, tuple[float, float]]] = {}
-    with temporary_folder() as folder:
-        for name in sorted(WORKLOADS):
-            for served in serve(name, Path(folder)):
-                runners: dict[str, Callable[[], int]] = {
-                    "floor": lambda: run_floor(served),
-                    "alchemy": lambda: run_alchemy(served),
-                }
-                if peers:
-                    try:
-                        client = openai_client(served)
-                        runners["openai-python"] = lambda: run_openai(served, client)
-                    except ImportError:
-                        pass
-                    try:
-                        litellm = _litellm()
-                        runners["litellm"] = lambda: run_litellm(served, litellm)
-                    except ImportError:
-                        pass
-                samples: dict[str, list[tuple[float, float]]] = {label: [] for label in runners}
-                for run in runners.values():
-                    run()  # warm up: connections, caches
-                for round_ in range(rounds):
-                    for label, run in runners.items():
-                        if label == "litellm" and round_ >= 3:
-                            continue  # slow: three rounds are enough
-                        wall, cpu = time.perf_counter(), time.process_time()
-                        run()
-                        samples[label].append((time.perf_counter() - wall, time.process_time() - cpu))
-                results[name] = {
-                    label: (
-                        statistics.median(s[0] for s in values) / served.events,
-                        statistics.median(s[1] for s in values) / served.events,
-                    )
-                    for label, values in samples.items()
-                }
-    return results
-
-
-def report(results: dict[str, dict[str, tuple[float, float]]]) -> str:
-    lines = [
-        "| stream | client | wall µs / chunk | vs floor | client CPU µs / chunk | vs floor |",
-        "|---|---|---:|---:|---:|---:|",
-    ]
-    for name, timings in results.items():
-        floor_wall, floor_cpu = timings["floor"]
-        for label, (wall, cpu) in timings.items():
-            ratios = f"{wall / floor_wall:.2f}x | {cpu * 1e6:.2f} | {cpu / floor_cpu:.2f}x"
-            lines.append(f"| {name} | {label} | {wall * 1e6:.2f} | {ratios} |")
-    return "\n".join(lines)
+def clients(served: Served, peers: bool) -> dict[str, Runner]:
+    """The floor, alchemy and, with ``peers``, every peer SDK that is installed."""
+    runners: dict[str, Runner] = {
+        "floor": functools.partial(run_floor, served),
+        "alchemy": functools.partial(run_alchemy, served),
+    }
+    if peers:
+        with optional_peer():
+            runners["openai-python"] = functools.partial(run_openai, served, openai_client(served))
+        with optional_peer():
+            runners["litellm"] = functools.partial(run_litellm, served, _litellm())
+    return runners
 
 
 if __name__ == "__main__":
-    print(report(measure(peers="--no-peers" not in sys.argv)))
+    with_peers = "--no-peers" not in sys.argv
+    results = measure(
+        (serve(name) for name in sorted(WORKLOADS)),
+        lambda served: clients(served, with_peers),
+        rounds=ROUNDS,
+        max_rounds={"litellm": 3},  # slow: three rounds are enough
+    )
+    print(report(results, cpu=True))

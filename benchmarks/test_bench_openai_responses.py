@@ -24,23 +24,23 @@ Target: alchemy at most 1.5x the floor per chunk. Run::
 
 from __future__ import annotations
 
-import dataclasses
+import contextlib
+import functools
 import random
-import statistics
 import sys
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
 try:
-    from .streams import floor_sse_sync, replay_process, temporary_folder, write_recording
+    from .streams import Runner, Served, floor_sse_sync, measure, optional_peer, report, serve_workload, time_client
 except ImportError:  # run as a script
-    sys.path.insert(0, str(Path(__file__).resolve().parent))
-    from streams import floor_sse_sync, replay_process, temporary_folder, write_recording  # type: ignore[no-redef]
+    sys.path[:0] = [str(Path(__file__).resolve().parent), str(Path(__file__).resolve().parent.parent)]
+    from streams import (  # type: ignore[no-redef]
+        Runner, Served, floor_sse_sync, measure, optional_peer, report, serve_workload, time_client
+    )
 
 import alchemy
 from alchemy.models import get_model
@@ -132,20 +132,6 @@ def text_payloads(seed: int = 9) -> list[dict[str, Any]]:
     return events
 
 
-@dataclasses.dataclass
-class Served:
-    """The workload served by a replay process, with every client ready to read it."""
-
-    events: int
-    base_url: str
-    client: httpx.Client
-    model: Any
-
-    @property
-    def url(self) -> str:
-        return f"{self.base_url}/responses"
-
-
 def _request_body() -> dict[str, Any]:
     return {
         "model": MODEL.id,
@@ -173,7 +159,7 @@ def run_alchemy(served: Served) -> int:
 
 
 def _sdk(served: Served) -> Any:
-    openai = pytest.importorskip("openai") if "pytest" in sys.modules else __import__("openai")
+    openai = pytest.importorskip("openai")
     return openai.OpenAI(api_key=KEY, base_url=served.base_url, max_retries=0)
 
 
@@ -189,18 +175,17 @@ def run_sdk(served: Served, client: Any) -> int:
 # --------------------------------------------------------------------------- serving
 
 
-def serve(folder: Path) -> Iterator[Served]:
-    payloads = text_payloads()
-    recording = write_recording(folder, "openai-responses-bench-text", payloads)
-    with replay_process(recording, "openai-responses") as base_url, httpx.Client(timeout=60) as client:
-        base = f"{base_url}/v1"
-        yield Served(len(payloads), base, client, dataclasses.replace(MODEL, base_url=base))
+def serve() -> contextlib.AbstractContextManager[Served]:
+    """Serves the one workload, ``text``, under ``/v1``."""
+    return serve_workload(
+        "text", text_payloads(), api="openai-responses", model=MODEL, base_path="/v1", endpoint="/responses"
+    )
 
 
 @pytest.fixture(scope="module")
 def served() -> Iterator[Served]:
-    with temporary_folder() as folder:
-        yield from serve(Path(folder))
+    with serve() as served:
+        yield served
 
 
 def _group(benchmark: Any, served: Served) -> None:
@@ -208,67 +193,35 @@ def _group(benchmark: Any, served: Served) -> None:
     benchmark.extra_info["events"] = served.events
 
 
-def _per_chunk(benchmark: Any, served: Served) -> None:
-    stats = benchmark.stats.stats if benchmark.stats is not None else None
-    if stats is not None:
-        benchmark.extra_info["median_us_per_chunk"] = round(stats.median / served.events * 1e6, 3)
-
-
 def test_floor(benchmark: Any, served: Served) -> None:
     _group(benchmark, served)
-    assert benchmark.pedantic(run_floor, (served,), rounds=ROUNDS, warmup_rounds=1) == served.events
-    _per_chunk(benchmark, served)
+    assert time_client(benchmark, served, run_floor, rounds=ROUNDS) == served.events
 
 
 def test_alchemy(benchmark: Any, served: Served) -> None:
     _group(benchmark, served)
-    assert benchmark.pedantic(run_alchemy, (served,), rounds=ROUNDS, warmup_rounds=1) >= DELTAS
-    _per_chunk(benchmark, served)
+    assert time_client(benchmark, served, run_alchemy, rounds=ROUNDS) >= DELTAS
 
 
 def test_openai_python(benchmark: Any, served: Served) -> None:
     client = _sdk(served)
     _group(benchmark, served)
-    assert benchmark.pedantic(run_sdk, (served, client), rounds=ROUNDS, warmup_rounds=1) == served.events
-    _per_chunk(benchmark, served)
+    assert time_client(benchmark, served, run_sdk, client, rounds=ROUNDS) == served.events
 
 
 # --------------------------------------------------------------------------- the ratio table
 
 
-def measure(rounds: int = ROUNDS) -> dict[str, float]:
-    """Median seconds per chunk for every client, rounds interleaved."""
-    with temporary_folder() as folder:
-        for served in serve(Path(folder)):
-            runners: dict[str, Callable[[], int]] = {
-                "floor": lambda: run_floor(served),
-                "alchemy": lambda: run_alchemy(served),
-            }
-            try:
-                client = _sdk(served)
-            except ImportError:
-                client = None
-            if client is not None:
-                runners["openai-python"] = lambda: run_sdk(served, client)
-            samples: dict[str, list[float]] = {label: [] for label in runners}
-            for run in runners.values():
-                run()  # warm up: connections, caches
-            for _ in range(rounds):
-                for label, run in runners.items():
-                    started = time.perf_counter()
-                    run()
-                    samples[label].append(time.perf_counter() - started)
-            return {label: statistics.median(values) / served.events for label, values in samples.items()}
-    raise RuntimeError("the replay process did not start")
-
-
-def report(results: dict[str, float]) -> str:
-    floor = results["floor"]
-    lines = ["| client | µs / chunk | vs floor |", "|---|---:|---:|"]
-    for label, seconds in results.items():
-        lines.append(f"| {label} | {seconds * 1e6:.2f} | {seconds / floor:.2f}x |")
-    return "\n".join(lines)
+def clients(served: Served) -> dict[str, Runner]:
+    """The floor, alchemy and, when installed, openai-python."""
+    runners: dict[str, Runner] = {
+        "floor": functools.partial(run_floor, served),
+        "alchemy": functools.partial(run_alchemy, served),
+    }
+    with optional_peer():
+        runners["openai-python"] = functools.partial(run_sdk, served, _sdk(served))
+    return runners
 
 
 if __name__ == "__main__":
-    print(report(measure()))
+    print(report(measure([serve()], clients, rounds=ROUNDS)))
