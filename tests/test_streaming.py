@@ -506,7 +506,7 @@ class PushProvider:
         self.sources: list[TaskSource] = []
 
     def open(self, *args: Any) -> Any:
-        raise NotImplementedError("this provider only streams asynchronously")
+        raise RuntimeError("this provider only streams asynchronously")
 
     def aopen(self, model: Any, context: Any, options: StreamOptions, emitter: Any) -> TaskSource:
         source = TaskSource(self.produce, emitter, signal=options.signal, secret=options.api_key)
@@ -573,7 +573,7 @@ def test_push_style_failures_and_sync_use(push_style: Any) -> None:
     assert message.stop_reason == "error" and message.error_message == "ConnectionError: socket closed"
     assert message.content == [TextContent("half")]
     sync = alchemy.complete(scripted_model("push-style"), CONTEXT)
-    assert sync.error_message == "NotImplementedError: this provider only streams asynchronously"
+    assert sync.error_message == "RuntimeError: this provider only streams asynchronously"
 
 
 def test_push_style_abort_from_a_thread_cancels_the_task(push_style: Any) -> None:

@@ -59,7 +59,7 @@ _LITERAL: Final = 9  # inside true / false / null
 # Escape progress inside a string.
 _E_NONE: Final = 0  # plain characters
 _E_BACKSLASH: Final = 1  # after '\'
-_E_HEX: Final = 2  # collecting the 4 hex digits of '\uXXXX'
+_E_HEX: Final = 2  # collecting the 4 hex digits of a \u escape
 _E_HIGH: Final = 3  # a high surrogate arrived; a '\' may start its low half
 _E_HIGH_BACKSLASH: Final = 4  # a high surrogate, then '\'; a 'u' continues the pair
 _E_LOW_HEX: Final = 5  # collecting the hex digits of the escape after a high surrogate

@@ -74,7 +74,7 @@ class _Selected:
 
 
 class _RequestTooLarge(Exception):
-    pass
+    """A request body over the server's limit (answered with a 413)."""
 
 
 class ReplayServer:
