@@ -431,3 +431,16 @@ def test_breaking_out_of_async_for_closes_the_response(server: ReplayServer) -> 
     released, final = asyncio.run(run())
     assert released
     assert final.stop_reason == "aborted" and final.text == WORDS[0]
+
+
+def test_process_default_cache_retention(monkeypatch: pytest.MonkeyPatch) -> None:
+    from alchemy.providers.base import resolve_cache_retention
+
+    monkeypatch.delenv("ALCHEMY_CACHE_RETENTION", raising=False)
+    assert resolve_cache_retention(StreamOptions()) == "short"
+    monkeypatch.setenv("ALCHEMY_CACHE_RETENTION", "LONG")
+    assert resolve_cache_retention(StreamOptions()) == "long"
+    assert resolve_cache_retention(StreamOptions(cache_retention="none")) == "none"  # the option wins
+    monkeypatch.setenv("ALCHEMY_CACHE_RETENTION", "forever")
+    with pytest.raises(ValueError, match="ALCHEMY_CACHE_RETENTION"):
+        resolve_cache_retention(StreamOptions())

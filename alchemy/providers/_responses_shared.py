@@ -52,7 +52,7 @@ from ..types import (
     Usage,
     UserMessage,
 )
-from .base import HttpProvider, SSEParser
+from .base import HttpProvider, SSEParser, resolve_cache_retention
 
 if TYPE_CHECKING:
     from ..capabilities import ShapedRequest, ToolChoice
@@ -447,7 +447,7 @@ def build_body(
     }
     if store is not None:
         body["store"] = store
-    retention = options.cache_retention
+    retention = resolve_cache_retention(options)
     if options.session_id and retention != "none":
         body["prompt_cache_key"] = options.session_id
     if retention == "long" and "api.openai.com" in base_url:

@@ -62,7 +62,7 @@ from ..types import (
     Usage,
     UserMessage,
 )
-from .base import HttpProvider, SSEParser
+from .base import HttpProvider, SSEParser, resolve_cache_retention
 
 if TYPE_CHECKING:
     from ..capabilities import ToolChoice
@@ -92,7 +92,6 @@ CLAUDE_CODE_IDENTITY: Final = "You are Claude Code, Anthropic's official CLI for
 """The first system block the Claude subscription (OAuth) endpoint expects."""
 OAUTH_TOKEN_MARK: Final = "sk-ant-oat"
 OAUTH_TOKEN_VARIABLE: Final = "ANTHROPIC_OAUTH_TOKEN"
-CACHE_RETENTION_VARIABLE: Final = "ALCHEMY_CACHE_RETENTION"
 
 DEFAULT_MAX_TOKENS: Final = 4096
 """``max_tokens`` when neither the caller nor the model says (the API requires one)."""
@@ -170,18 +169,6 @@ def _effort_for_level(model: Model, level: str) -> str:
 def is_oauth_token(api_key: str, *, from_oauth_variable: bool = False) -> bool:
     """Whether ``api_key`` is a Claude subscription OAuth token (sent as a bearer token)."""
     return from_oauth_variable or OAUTH_TOKEN_MARK in api_key
-
-
-def resolve_cache_retention(options: StreamOptions, env: Mapping[str, str] | None = None) -> CacheRetention:
-    """``cache_retention`` from the options, else ``ALCHEMY_CACHE_RETENTION``, else ``"short"``."""
-    if options.cache_retention is not None:
-        return options.cache_retention
-    raw = (os.environ if env is None else env).get(CACHE_RETENTION_VARIABLE, "").strip().lower()
-    if not raw:
-        return "short"
-    if raw not in ("none", "short", "long"):
-        raise ValueError(f"{CACHE_RETENTION_VARIABLE}={raw!r} must be none, short or long")
-    return raw  # type: ignore[return-value]
 
 
 # --------------------------------------------------------------------------- option checks

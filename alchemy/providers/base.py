@@ -38,16 +38,21 @@ if TYPE_CHECKING:
     from ..capabilities import ResponseFormat, ShapedRequest, ToolChoice
     from ..emitter import EventEmitter
     from ..streaming import StreamOptions
-    from ..types import Context, Model, Usage
+    from ..types import CacheRetention, Context, Model, Usage
 
 __all__ = [
+    "CACHE_RETENTION_VARIABLE",
     "TRANSPORT_OPTION_NAMES",
     "HttpProvider",
     "ProviderStreamError",
     "SSEParser",
     "WireParser",
     "merge_headers",
+    "resolve_cache_retention",
 ]
+
+CACHE_RETENTION_VARIABLE = "ALCHEMY_CACHE_RETENTION"
+"""The process default for ``cache_retention`` (``none``, ``short`` or ``long``)."""
 
 TRANSPORT_OPTION_NAMES: frozenset[str] = frozenset(
     {"client", "connect_timeout", "first_byte_timeout", "idle_timeout"}
@@ -93,6 +98,19 @@ class SSEParser:
 
     def finish(self) -> None:
         raise TypeError(f"{type(self).__name__} must define finish()")
+
+
+def resolve_cache_retention(options: StreamOptions, env: Mapping[str, str] | None = None) -> CacheRetention:
+    """``cache_retention`` from the options, else ``ALCHEMY_CACHE_RETENTION``, else ``"short"``."""
+    if options.cache_retention is not None:
+        return options.cache_retention
+    raw = (os.environ if env is None else env).get(CACHE_RETENTION_VARIABLE, "").strip().lower()
+    if not raw:
+        return "short"
+    if raw not in ("none", "short", "long"):
+        raise ValueError(f"{CACHE_RETENTION_VARIABLE}={raw!r} must be none, short or long")
+    return raw  # type: ignore[return-value]
+
 
 
 def merge_headers(*layers: Mapping[str, str] | None) -> dict[str, str]:

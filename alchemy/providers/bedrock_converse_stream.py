@@ -56,8 +56,7 @@ from ..types import (
     UserMessage,
 )
 from ._aws import BEARER_TOKEN_VARIABLE, SigV4Signer, credentials_signer, resolve_region, skip_auth_requested
-from .anthropic_messages import resolve_cache_retention
-from .base import HttpProvider, provider_option
+from .base import HttpProvider, provider_option, resolve_cache_retention
 
 if TYPE_CHECKING:
     from ..emitter import EventEmitter

@@ -61,7 +61,7 @@ from ..types import (
     ToolResultMessage,
     UserMessage,
 )
-from .base import HttpProvider
+from .base import HttpProvider, resolve_cache_retention
 from .openai_compat import CompletionsCompat, is_openai_host, resolve_compat
 from .openai_completions_stream import REASONING_FIELDS, CompletionsStreamParser
 
@@ -563,9 +563,9 @@ class OpenAICompletionsProvider(HttpProvider):
         openai = is_openai_host(model.base_url) or model.provider == "openai"
 
         messages = convert_messages(model, shaped_context, compat)
-        if _on(host, "openrouter.ai") and model.id.startswith("anthropic/") and options.cache_retention != "none":
+        if _on(host, "openrouter.ai") and model.id.startswith("anthropic/") and resolve_cache_retention(options) != "none":
             marker: dict[str, Any] = {"type": "ephemeral"}
-            if options.cache_retention == "long":
+            if resolve_cache_retention(options) == "long":
                 marker["ttl"] = "1h"
             _add_cache_control(messages, marker)
 
@@ -604,7 +604,7 @@ class OpenAICompletionsProvider(HttpProvider):
         cache_key = own.prompt_cache_key or (options.session_id if openai else None)
         if cache_key:
             body["prompt_cache_key"] = cache_key
-        if openai and options.cache_retention == "long":
+        if openai and resolve_cache_retention(options) == "long":
             body["prompt_cache_retention"] = "24h"
         if compat.open_router_routing and _on(host, "openrouter.ai"):
             body["provider"] = dict(compat.open_router_routing)
