@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import orjson
@@ -99,3 +99,37 @@ def assert_protocol(events: Sequence[Any]) -> AssistantMessage:
         if isinstance(block, ToolCall):
             assert isinstance(block.arguments, dict)
     return final
+
+
+def run_parser(
+    provider: Any,
+    model: Any,
+    wire: bytes,
+    sizes: Iterable[int] | None = None,
+    options: Any = None,
+) -> tuple[list[Any], AssistantMessage]:
+    """Feeds ``wire`` to a fresh parser of ``provider`` as the runner does, in pieces of
+    ``sizes`` (default: one piece; whatever the sizes leave over is fed last), then
+    ``finish()``. A :class:`ProviderError` ends the stream as the runner would end it.
+    Returns the events and the final message, after checking the protocol."""
+    from alchemy.emitter import EventEmitter, describe_exception, new_partial
+    from alchemy.errors import ProviderError
+    from alchemy.streaming import StreamOptions
+
+    emitter = EventEmitter(new_partial(model))
+    parser = provider.create_parser(model, options if options is not None else StreamOptions(), emitter)
+    emitter.start()
+    try:
+        position = 0
+        for size in sizes if sizes is not None else (len(wire),):
+            if position >= len(wire):
+                break
+            parser.feed(wire[position : position + size])
+            position += size
+        if position < len(wire):
+            parser.feed(wire[position:])
+        parser.finish()
+    except ProviderError as exc:
+        emitter.error(describe_exception(exc))
+    events = list(emitter.buffer)
+    return events, assert_protocol(events)

@@ -20,11 +20,11 @@ import orjson
 import pytest
 import support
 from anthropic_oracle import expected_from_fixture, wire_bytes
-from protocol_checks import assert_protocol
+from protocol_checks import run_parser
 
 from alchemy import emitter as emitter_module
-from alchemy.emitter import EventEmitter, describe_exception, new_partial
-from alchemy.errors import MissingApiKeyError, ProviderError, ProviderStreamError, StreamInterruptedError
+from alchemy.emitter import EventEmitter, new_partial
+from alchemy.errors import MissingApiKeyError, ProviderStreamError, StreamInterruptedError
 from alchemy.models import get_model
 from alchemy.providers import anthropic_messages as anthropic
 from alchemy.providers import base as base_module
@@ -635,20 +635,7 @@ def twins(
 
 def parse(wire: bytes, sizes: Iterator[int] | None = None, model: Model = SONNET) -> tuple[list[Any], AssistantMessage]:
     """Feeds ``wire`` to a fresh parser in pieces of ``sizes`` (default: one piece); returns the events."""
-    emitter = EventEmitter(new_partial(model))
-    parser = provider.create_parser(model, StreamOptions(), emitter)
-    emitter.start()
-    try:
-        position = 0
-        while position < len(wire):
-            step = next(sizes) if sizes is not None else len(wire)
-            parser.feed(wire[position : position + step])
-            position += step
-        parser.finish()
-    except ProviderError as exc:
-        emitter.error(describe_exception(exc))
-    events = list(emitter.buffer)
-    return events, assert_protocol(events)
+    return run_parser(provider, model, wire, sizes)
 
 
 def fixtures() -> list[Path]:

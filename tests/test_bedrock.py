@@ -20,11 +20,11 @@ import orjson
 import pytest
 import support
 from bedrock_oracle import AWS_VARIABLES, expected_from_fixture, verify_sigv4, wire_bytes
-from protocol_checks import assert_protocol
+from protocol_checks import run_parser
 
 from alchemy import emitter as emitter_module
 from alchemy.api_registry import get_api
-from alchemy.emitter import EventEmitter, describe_exception, new_partial
+from alchemy.emitter import EventEmitter, new_partial
 from alchemy.errors import MissingConfigurationError, ProviderError, ProviderStreamError, StreamInterruptedError
 from alchemy.models import get_model
 from alchemy.providers import _aws
@@ -488,21 +488,7 @@ def twins(
 
 def parse(wire: bytes, pieces: list[int] | None = None, model: Model = SONNET) -> tuple[list[Any], AssistantMessage]:
     """Feeds ``wire`` cut at ``pieces`` (sizes; default one piece) to a fresh parser, as the runner does."""
-    emitter = EventEmitter(new_partial(model))
-    parser = provider.create_parser(model, StreamOptions(), emitter)
-    emitter.start()
-    try:
-        position = 0
-        for size in pieces or [len(wire)]:
-            parser.feed(wire[position : position + size])
-            position += size
-        if position < len(wire):
-            parser.feed(wire[position:])
-        parser.finish()
-    except ProviderError as exc:
-        emitter.error(describe_exception(exc))
-    events = list(emitter.buffer)
-    return events, assert_protocol(events)
+    return run_parser(provider, model, wire, pieces)
 
 
 def fixtures() -> list[Path]:

@@ -33,11 +33,11 @@ import support
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from google_oracle import expected_from_fixture, expected_from_payloads, fixture_payloads, wire_bytes
-from protocol_checks import assert_protocol
+from protocol_checks import run_parser
 
 from alchemy import emitter as emitter_module
 from alchemy.api_registry import get_api
-from alchemy.emitter import EventEmitter, describe_exception, new_partial
+from alchemy.emitter import EventEmitter, new_partial
 from alchemy.errors import MissingApiKeyError, MissingConfigurationError, ProviderError, StreamInterruptedError
 from alchemy.events import ToolCallDelta
 from alchemy.models import get_model
@@ -660,20 +660,7 @@ def parse(
     wire: bytes, sizes: Iterator[int] | None = None, model: Model = FLASH_3, provider: Any = gemini
 ) -> tuple[list[Any], AssistantMessage]:
     """Feeds ``wire`` to a fresh parser in pieces of ``sizes`` (default: one piece); returns the events."""
-    emitter = EventEmitter(new_partial(model))
-    parser = provider.create_parser(model, StreamOptions(), emitter)
-    emitter.start()
-    try:
-        position = 0
-        while position < len(wire):
-            step = next(sizes) if sizes is not None else len(wire)
-            parser.feed(wire[position : position + step])
-            position += step
-        parser.finish()
-    except ProviderError as exc:
-        emitter.error(describe_exception(exc))
-    events = list(emitter.buffer)
-    return events, assert_protocol(events)
+    return run_parser(provider, model, wire, sizes)
 
 
 def stream(*payloads: dict[str, Any], model: Model = FLASH_3) -> AssistantMessage:

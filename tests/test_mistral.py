@@ -20,11 +20,11 @@ import orjson
 import pytest
 import support
 from mistral_oracle import expected_from_fixture, wire_bytes
-from protocol_checks import assert_protocol
+from protocol_checks import run_parser
 
 from alchemy import emitter as emitter_module
 from alchemy.api_registry import get_api
-from alchemy.emitter import EventEmitter, describe_exception, new_partial
+from alchemy.emitter import EventEmitter, new_partial
 from alchemy.errors import MissingApiKeyError, ProviderError
 from alchemy.models import get_model
 from alchemy.providers import base as base_module
@@ -299,21 +299,7 @@ def twins(
 
 
 def parse(wire: bytes, pieces: list[int] | None = None, model: Model = SMALL) -> tuple[list[Any], AssistantMessage]:
-    emitter = EventEmitter(new_partial(model))
-    parser = provider.create_parser(model, StreamOptions(), emitter)
-    emitter.start()
-    try:
-        position = 0
-        for size in pieces or [len(wire)]:
-            parser.feed(wire[position : position + size])
-            position += size
-        if position < len(wire):
-            parser.feed(wire[position:])
-        parser.finish()
-    except ProviderError as exc:
-        emitter.error(describe_exception(exc))
-    events = list(emitter.buffer)
-    return events, assert_protocol(events)
+    return run_parser(provider, model, wire, pieces)
 
 
 def fixtures() -> list[Path]:
