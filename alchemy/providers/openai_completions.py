@@ -561,11 +561,12 @@ class OpenAICompletionsProvider(HttpProvider):
         values = shaped.values
         host = _host(model.base_url)
         openai = is_openai_host(model.base_url) or model.provider == "openai"
+        retention = resolve_cache_retention(options)
 
         messages = convert_messages(model, shaped_context, compat)
-        if _on(host, "openrouter.ai") and model.id.startswith("anthropic/") and resolve_cache_retention(options) != "none":
+        if _on(host, "openrouter.ai") and model.id.startswith("anthropic/") and retention != "none":
             marker: dict[str, Any] = {"type": "ephemeral"}
-            if resolve_cache_retention(options) == "long":
+            if retention == "long":
                 marker["ttl"] = "1h"
             _add_cache_control(messages, marker)
 
@@ -604,7 +605,7 @@ class OpenAICompletionsProvider(HttpProvider):
         cache_key = own.prompt_cache_key or (options.session_id if openai else None)
         if cache_key:
             body["prompt_cache_key"] = cache_key
-        if openai and resolve_cache_retention(options) == "long":
+        if openai and retention == "long":
             body["prompt_cache_retention"] = "24h"
         if compat.open_router_routing and _on(host, "openrouter.ai"):
             body["provider"] = dict(compat.open_router_routing)
