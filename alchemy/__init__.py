@@ -34,6 +34,7 @@ from .types import (
     StreamMetrics,
     TextContent,
     ThinkingContent,
+    TokenLogprob,
     Tool,
     ToolCall,
     ToolResultMessage,
@@ -63,6 +64,9 @@ if TYPE_CHECKING:
     from .sanitize import sanitize_surrogates as sanitize_surrogates
     from .validation import validate_tool_call as validate_tool_call
     from .overflow import is_context_overflow as is_context_overflow
+    from .model_facts import THINKING_LEVELS as THINKING_LEVELS
+    from .model_facts import supported_thinking_levels as supported_thinking_levels
+    from .model_facts import clamp_thinking_level as clamp_thinking_level
     from .streaming import stream as stream
     from .streaming import astream as astream
     from .streaming import complete as complete
@@ -73,7 +77,7 @@ if TYPE_CHECKING:
     from .streaming import acomplete_simple as acomplete_simple
     from .streaming import AssistantMessageEventStream as AssistantMessageEventStream
     from .streaming import AsyncAssistantMessageEventStream as AsyncAssistantMessageEventStream
-    from .streaming import StreamOptions as StreamOptions
+    from .options import StreamOptions as StreamOptions
     from .events import AssistantMessageEvent as AssistantMessageEvent
     from .events import Start as Start
     from .events import TextStart as TextStart
@@ -130,6 +134,10 @@ _LAZY: dict[str, str] = {
     "sanitize_surrogates": "alchemy.sanitize",
     "validate_tool_call": "alchemy.validation",
     "is_context_overflow": "alchemy.overflow",
+    # reasoning levels per model (model facts written once)
+    "THINKING_LEVELS": "alchemy.model_facts",
+    "supported_thinking_levels": "alchemy.model_facts",
+    "clamp_thinking_level": "alchemy.model_facts",
     # streaming: the API, its events, abort, and the provider registry
     "stream": "alchemy.streaming",
     "astream": "alchemy.streaming",
@@ -141,7 +149,7 @@ _LAZY: dict[str, str] = {
     "acomplete_simple": "alchemy.streaming",
     "AssistantMessageEventStream": "alchemy.streaming",
     "AsyncAssistantMessageEventStream": "alchemy.streaming",
-    "StreamOptions": "alchemy.streaming",
+    "StreamOptions": "alchemy.options",
     "AssistantMessageEvent": "alchemy.events",
     "Start": "alchemy.events",
     "TextStart": "alchemy.events",
@@ -198,6 +206,7 @@ __all__ = [
     "StreamMetrics",
     "TextContent",
     "ThinkingContent",
+    "TokenLogprob",
     "Tool",
     "ToolCall",
     "ToolResultMessage",

@@ -35,10 +35,11 @@ from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from .emitter import ABORTED_MESSAGE, EventEmitter, describe_exception
 from .errors import UnknownApiError
+from .wire_apis import WIRE_APIS
 
 if TYPE_CHECKING:
     from .abort import AbortSignal
-    from .streaming import StreamOptions
+    from .options import StreamOptions
     from .types import Context, Model
 
 __all__ = [
@@ -177,17 +178,8 @@ class TaskSource:
 
 
 # api -> "module:attribute" of a built-in provider, imported on first lookup.
-# Provider modules add their line here.
-_BUILTIN_PROVIDERS: dict[str, str] = {
-    "anthropic-messages": "alchemy.providers.anthropic_messages:provider",
-    "openai-completions": "alchemy.providers.openai_completions:provider",
-    "openai-responses": "alchemy.providers.openai_responses:provider",
-    "azure-openai-responses": "alchemy.providers.azure_openai_responses:provider",
-    "bedrock-converse-stream": "alchemy.providers.bedrock_converse_stream:provider",
-    "mistral-conversations": "alchemy.providers.mistral_conversations:provider",
-    "google-generative-ai": "alchemy.providers.google_generative_ai:provider",
-    "google-vertex": "alchemy.providers.google_vertex:provider",
-}
+# A new built-in provider adds its row to alchemy.wire_apis.
+_BUILTIN_PROVIDERS: dict[str, str] = {api.name: api.provider for api in WIRE_APIS.values()}
 
 _lock = threading.Lock()
 _providers: dict[str, ApiProvider] = {}

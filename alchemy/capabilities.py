@@ -48,6 +48,7 @@ from typing import Any, Callable, Union
 import orjson
 
 from .errors import UnsupportedCapabilityError
+from .options import ToolChoice
 from .sanitize import sanitize_context
 from .tool_ids import ToolCallIdNormalizer
 from .transform import ForeignThinking, transform_messages
@@ -99,9 +100,6 @@ __all__ = [
     "wants_json_output",
 ]
 
-ToolChoice = Union[str, dict[str, Any]]
-"""``"auto"``, ``"none"``, ``"required"`` (``"any"`` is the same), or a provider-style object
-such as ``{"type": "tool", "name": "get_weather"}``."""
 ResponseFormat = Union[str, dict[str, Any]]
 """``"text"``, ``"json"``, or an OpenAI-style object (``{"type": "json_object"}``,
 ``{"type": "json_schema", "json_schema": {...}}``)."""

@@ -20,6 +20,8 @@ import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, TextIO
 
+from . import wire_apis
+
 if TYPE_CHECKING:
     from .streaming import AssistantMessageEventStream
     from .types import AssistantMessage, Model
@@ -27,14 +29,16 @@ if TYPE_CHECKING:
 __all__ = ["DEMO_MODELS", "main"]
 
 DEMO_MODELS: dict[str, str] = {
-    "openai-completions": "deepseek/deepseek-reasoner",
-    "anthropic-messages": "anthropic/claude-sonnet-4-5-20250929",
-    "openai-responses": "openai/gpt-5-mini",
-    "google-generative-ai": "google/gemini-2.5-flash",
-    "bedrock-converse-stream": "amazon-bedrock/anthropic.claude-sonnet-4-5-20250929-v1:0",
-    "mistral-conversations": "mistral/magistral-medium-latest",
+    wire_apis.OPENAI_COMPLETIONS.name: "deepseek/deepseek-reasoner",
+    wire_apis.ANTHROPIC_MESSAGES.name: "anthropic/claude-sonnet-4-5-20250929",
+    wire_apis.OPENAI_RESPONSES.name: "openai/gpt-5-mini",
+    wire_apis.GOOGLE_GENERATIVE_AI.name: "google/gemini-2.5-flash",
+    wire_apis.BEDROCK_CONVERSE_STREAM.name: "amazon-bedrock/anthropic.claude-sonnet-4-5-20250929-v1:0",
+    wire_apis.MISTRAL_CONVERSATIONS.name: "mistral/magistral-medium-latest",
 }
-"""The registry model each bundled recording is replayed as (prices come from it)."""
+"""The registry model each bundled recording is replayed as (prices come from it): one per
+wire format of :mod:`alchemy.wire_apis` (the APIs that share a format share its recording)."""
+DEFAULT_DEMO_API = wire_apis.OPENAI_COMPLETIONS.name
 
 DEMO_PROMPT = "What's the weather like in Paris right now?"
 
@@ -198,7 +202,7 @@ def run_demo(apis: Sequence[str], *, delay: float, chunking: str, out: TextIO) -
             out.write("\n" + style.bold(f"== {model.provider}/{model.id} via {api} ==") + "\n")
             out.write(style.dim(f"user: {DEMO_PROMPT}") + "\n")
             options: dict[str, Any] = {"api_key": "demo-key-not-secret"}
-            if api == "bedrock-converse-stream":
+            if api == wire_apis.BEDROCK_CONVERSE_STREAM.name:
                 options["region"] = "us-east-1"
             with stream(model, demo_context(), **options) as events:
                 message = render_stream(events, out)
@@ -312,8 +316,8 @@ def build_parser() -> argparse.ArgumentParser:
     demo = commands.add_parser("demo", help="stream recorded conversations through the full stack (no key, no network)")
     demo.add_argument(
         "--api",
-        default="openai-completions",
-        help=f"which recording to replay: {', '.join(DEMO_MODELS)} or all (default openai-completions)",
+        default=DEFAULT_DEMO_API,
+        help=f"which recording to replay: {', '.join(DEMO_MODELS)} or all (default {DEFAULT_DEMO_API})",
     )
     demo.add_argument("--delay", type=float, default=0.02, help="seconds between streamed events (default 0.02)")
     demo.add_argument("--chunking", default="event", help="event, bytes=N or random=SEED (default event)")

@@ -26,6 +26,18 @@ Tool-call arguments stream through one ``JsonDeltaMerger`` per call:
 that does not look pays nothing; ``tool_call_end()`` fixes the parsed value.
 Providers that receive whole arguments (Gemini) pass a dict instead.
 
+Pricing: parsers report token counts only, through :meth:`EventEmitter.set_usage`;
+an emitter made with the ``model`` fills ``usage.cost`` from the model's prices at
+each report (:func:`~alchemy.models.calculate_cost`), so the usage every event's
+``partial`` carries is priced whenever it was reported, and the final message too.
+Parsers report usage a few times per response (Gemini's parser spaces its reports),
+never per chunk, so pricing at the report costs nothing on the per-chunk path.
+Without a model (a parser driven alone in a test) the cost is left as reported.
+
+Parsers read the state they need through small accessors (:attr:`~EventEmitter.open_block`,
+:attr:`~EventEmitter.has_tool_calls`, :attr:`~EventEmitter.stop_reason`,
+:attr:`~EventEmitter.response_id`) rather than reaching into ``message.content``.
+
 Retries: a runner may restart an attempt with :meth:`EventEmitter.restart` as long
 as :attr:`EventEmitter.content_delivered` is false, i.e. the consumer has seen at
 most the ``Start`` event. The emitter is not thread-safe: one producer at a time.
@@ -33,7 +45,8 @@ most the ``Start`` event. The emitter is not thread-safe: one producer at a time
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from functools import partial
 from typing import TYPE_CHECKING, Any, Final
 
 import orjson
@@ -56,10 +69,10 @@ from .events import (
     ToolCallEnd,
     ToolCallStart,
 )
-from .types import AssistantMessage, StopReason, TextContent, ThinkingContent, ToolCall, Usage
+from .types import AssistantMessage, Model, StopReason, TextContent, ThinkingContent, ToolCall, Usage
 
 if TYPE_CHECKING:
-    from .types import Model
+    from .types import AssistantContent, Cost, TokenLogprob
 
 __all__ = ["ABORTED_MESSAGE", "DONE_REASONS", "EventEmitter", "describe_exception", "new_partial"]
 
@@ -96,6 +109,7 @@ class EventEmitter:
 
     __slots__ = (
         "message",
+        "_price",
         "_buffer",
         "_push",
         "_merger_factory",
@@ -113,10 +127,18 @@ class EventEmitter:
         message: AssistantMessage,
         buffer: EventBuffer[AssistantMessageEvent] | None = None,
         *,
+        model: Model | None = None,
         merger_factory: MergerFactory | None = None,
     ) -> None:
         self.message = message
         """The in-progress message every event carries as ``partial``."""
+        self._price: Callable[[Usage], Cost] | None = None
+        if model is not None:
+            if not isinstance(model, Model):
+                raise TypeError(f"EventEmitter() expects an alchemy.Model as model, got {type(model).__name__}")
+            from .models import calculate_cost  # not at import: ``import alchemy`` loads no registry code
+
+            self._price = partial(calculate_cost, model)
         self._buffer: EventBuffer[AssistantMessageEvent] = EventBuffer() if buffer is None else buffer
         self._push = self._buffer.push
         self._merger_factory = JsonDeltaMerger if merger_factory is None else merger_factory
@@ -148,6 +170,26 @@ class EventEmitter:
     def current_index(self) -> int | None:
         """The ``content_index`` of the open block, or ``None`` when no block is open."""
         return self._index if self._kind != _NONE else None
+
+    @property
+    def open_block(self) -> AssistantContent | None:
+        """The block that is open (the one deltas go to), or ``None``."""
+        return self._block if self._kind != _NONE else None
+
+    @property
+    def has_tool_calls(self) -> bool:
+        """Whether the message holds a tool call (open or closed)."""
+        return any(type(block) is ToolCall for block in self.message.content)
+
+    @property
+    def stop_reason(self) -> StopReason:
+        """The stop reason recorded so far (``"stop"`` until :meth:`set_stop_reason`)."""
+        return self.message.stop_reason
+
+    @property
+    def response_id(self) -> str | None:
+        """The response id recorded with :meth:`set_response_id`, if any."""
+        return self.message.response_id
 
     @property
     def content_delivered(self) -> bool:
@@ -234,12 +276,17 @@ class EventEmitter:
         """Closes the open thinking block (nothing happens when no block is open)."""
         self._end(_THINKING)
 
-    def set_thinking_signature(self, signature: str, *, append: bool = False) -> None:
-        """Sets (or extends) the signature of the open or the last thinking block."""
+    def set_thinking_signature(self, signature: str, *, append: bool = False, redacted: bool = False) -> None:
+        """Sets (or extends) the signature of the open or the last thinking block.
+
+        ``redacted`` marks the block redacted: its signature is then the encrypted payload.
+        """
         if self._finished:
             return
         block = self._target(ThinkingContent, "set_thinking_signature")
         block.thinking_signature = (block.thinking_signature or "") + signature if append else signature
+        if redacted:
+            block.redacted = True
 
     # -- tool calls -----------------------------------------------------------
 
@@ -308,12 +355,28 @@ class EventEmitter:
     # -- response metadata ----------------------------------------------------
 
     def set_usage(self, usage: Usage) -> None:
-        """Replaces the message's usage (providers may also update ``message.usage`` in place)."""
+        """Replaces the message's usage with the token counts reported, priced when the model is known.
+
+        Parsers report every change through this call (never by editing
+        ``message.usage``), so the cost always matches the counts.
+        """
         if self._finished:
             return
         if not isinstance(usage, Usage):
             raise TypeError(f"set_usage() expects a Usage, got {type(usage).__name__}")
+        price = self._price
+        if price is not None:
+            usage.cost = price(usage)
         self.message.usage = usage
+
+    def add_logprobs(self, items: Iterable[TokenLogprob]) -> None:
+        """Appends token log-probabilities to the message (``message.logprobs``, created on first use)."""
+        if self._finished:
+            return
+        logprobs = self.message.logprobs
+        if logprobs is None:
+            logprobs = self.message.logprobs = []
+        logprobs.extend(items)
 
     def set_response_id(self, response_id: str) -> None:
         if self._finished:
@@ -407,6 +470,7 @@ class EventEmitter:
         message.stop_reason = "stop"
         message.error_message = None
         message.response_id = None
+        message.logprobs = None
 
     # -- internals ------------------------------------------------------------
 

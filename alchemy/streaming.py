@@ -9,9 +9,12 @@ the buffer through the emitter; then events are handed out one by one.
 
 What raises, and what does not:
 
-* Programmer errors raise at once: an api no provider is registered for
-  (:class:`~alchemy.errors.UnknownApiError`), an unknown option name
-  (``TypeError``), an option value of the wrong type or range.
+* Programmer errors raise at once, before the stream is returned and before any
+  I/O: an api no provider is registered for (:class:`~alchemy.errors.UnknownApiError`),
+  a model or context of the wrong type, and every option problem — an unknown name,
+  a wrong type, a value out of range, an option the model's wire API cannot carry,
+  a reasoning level the model cannot honour (``TypeError`` / ``ValueError`` naming
+  the option; see :mod:`alchemy.options`).
 * Everything after that (a missing key, an HTTP error, a malformed chunk, a dropped
   connection, an exception in the provider) ends the stream with an
   :class:`~alchemy.events.Error` event; ``result()`` and ``complete()`` return that
@@ -32,24 +35,25 @@ loop early (``break``, an exception) closes the connection at once::
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
-from dataclasses import dataclass, field, fields
+from collections.abc import AsyncIterator, Awaitable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any, Final, Generic, TypeVar
 
 from ._speedups import EventBuffer
-from .abort import AbortSignal
 from .api_registry import ApiProvider, AsyncEventSource, EventSource, get_api
 from .emitter import ABORTED_MESSAGE, EventEmitter, describe_exception, new_partial
 from .events import AssistantMessageEvent
-from .types import AssistantMessage, CacheRetention, Context, Model, StreamMetrics, ThinkingLevel
+from .options import StreamOptions, check_named_tool, check_options
+from .types import AssistantMessage, Context, Model, StreamMetrics
 
 if TYPE_CHECKING:
     from types import TracebackType
 
+    from typing_extensions import Unpack
+
+    from .options import CallOptions
+
 __all__ = [
     "CLOSED_MESSAGE",
-    "SHARED_OPTION_NAMES",
-    "SIMPLE_OPTION_NAMES",
     "AssistantMessageEventStream",
     "AsyncAssistantMessageEventStream",
     "StreamOptions",
@@ -65,196 +69,38 @@ __all__ = [
 
 _logger = logging.getLogger("alchemy")
 
-SHARED_OPTION_NAMES: Final = frozenset(
-    {
-        "temperature",
-        "max_tokens",
-        "api_key",
-        "headers",
-        "signal",
-        "session_id",
-        "cache_retention",
-        "on_payload",
-        "metadata",
-        "timeout",
-        "max_retries",
-        "max_retry_delay",
-    }
-)
-"""Options every provider accepts."""
-
-SIMPLE_OPTION_NAMES: Final = frozenset({"reasoning", "thinking_budgets"})
-"""Options the ``*_simple`` functions add; each provider maps them to its own knobs."""
-
-THINKING_LEVELS: Final = ("minimal", "low", "medium", "high", "xhigh")
-CACHE_RETENTIONS: Final = ("none", "short", "long")
-
 CLOSED_MESSAGE: Final = "Stream closed before it finished"
 """The ``error_message`` of a stream the consumer closed early."""
 
 _NO_FINAL_EVENT: Final = "The provider's stream ended without a final event"
 
-PayloadHook = Callable[[dict[str, Any], Model], Any]
-"""``on_payload(body, model)``: sees the request body; may return a replacement (or an awaitable of one)."""
-
-
-@dataclass(slots=True)
-class StreamOptions:
-    """The options of one call, checked; what a provider's ``open`` receives.
-
-    The shared options are fields; ``reasoning`` and ``thinking_budgets`` are set
-    only by the ``*_simple`` functions (before the provider maps them); the
-    provider's own options are in ``provider_options``. ``None`` means "not given":
-    the provider applies its default. The API key never appears in the repr.
-    """
-
-    temperature: float | None = None
-    max_tokens: int | None = None
-    api_key: str | None = None
-    headers: dict[str, str] | None = None
-    signal: AbortSignal | None = None
-    session_id: str | None = None
-    cache_retention: CacheRetention | None = None
-    on_payload: PayloadHook | None = None
-    metadata: dict[str, Any] | None = None
-    timeout: float | None = None
-    max_retries: int | None = None
-    max_retry_delay: float | None = None
-    reasoning: ThinkingLevel | None = None
-    thinking_budgets: dict[str, int] | None = None
-    provider_options: dict[str, Any] = field(default_factory=dict)
-
-    def __repr__(self) -> str:
-        shown = []
-        for f in fields(self):
-            value = getattr(self, f.name)
-            if f.name == "api_key" and value is not None:
-                shown.append("api_key='***'")
-            elif f.name == "headers" and value is not None:
-                shown.append(f"headers=<{len(value)} headers>")
-            elif value is not None and value != {}:
-                shown.append(f"{f.name}={value!r}")
-        return f"StreamOptions({', '.join(shown)})"
-
 
 # --------------------------------------------------------------------------- option checks
-
-
-def _number(name: str, value: object, *, minimum: float | None = None, positive: bool = False) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise TypeError(f"option {name} must be a number, got {type(value).__name__}")
-    if positive and not value > 0:
-        raise ValueError(f"option {name} must be greater than 0, got {value!r}")
-    if minimum is not None and value < minimum:
-        raise ValueError(f"option {name} must be at least {minimum:g}, got {value!r}")
-    return float(value)
-
-
-def _integer(name: str, value: object, *, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"option {name} must be an int, got {type(value).__name__}")
-    if value < minimum:
-        raise ValueError(f"option {name} must be at least {minimum}, got {value}")
-    return value
-
-
-def _text(name: str, value: object) -> str:
-    if not isinstance(value, str):
-        raise TypeError(f"option {name} must be a string, got {type(value).__name__}")
-    return value
-
-
-def _choice(name: str, value: object, allowed: tuple[str, ...]) -> Any:
-    if value not in allowed:
-        raise ValueError(f"option {name} must be one of {', '.join(map(repr, allowed))}, got {value!r}")
-    return value
-
-
-def _mapping(name: str, value: object) -> dict[str, Any]:
-    if not isinstance(value, Mapping):
-        raise TypeError(f"option {name} must be a mapping, got {type(value).__name__}")
-    return dict(value)
-
-
-def _headers(value: object) -> dict[str, str]:
-    headers = _mapping("headers", value)
-    for key, item in headers.items():
-        if not isinstance(key, str) or not isinstance(item, str):
-            raise TypeError(f"option headers must map str to str, got {key!r}: {type(item).__name__}")
-    return headers
-
-
-def _budgets(value: object) -> dict[str, int]:
-    budgets = _mapping("thinking_budgets", value)
-    for level, tokens in budgets.items():
-        _choice("thinking_budgets key", level, THINKING_LEVELS)
-        _integer(f"thinking_budgets[{level!r}]", tokens, minimum=0)
-    return budgets
-
-
-def _callable(name: str, value: object) -> Any:
-    if not callable(value):
-        raise TypeError(f"option {name} must be callable, got {type(value).__name__}")
-    return value
-
-
-def _signal(value: object) -> AbortSignal:
-    if not isinstance(value, AbortSignal):
-        raise TypeError(
-            f"option signal must be an alchemy.AbortSignal (AbortController().signal), got {type(value).__name__}"
-        )
-    return value
-
-
-_CHECKS: dict[str, Callable[[object], Any]] = {
-    "temperature": lambda v: _number("temperature", v, minimum=0),
-    "max_tokens": lambda v: _integer("max_tokens", v, minimum=1),
-    "api_key": lambda v: _text("api_key", v),
-    "headers": _headers,
-    "signal": _signal,
-    "session_id": lambda v: _text("session_id", v),
-    "cache_retention": lambda v: _choice("cache_retention", v, CACHE_RETENTIONS),
-    "on_payload": lambda v: _callable("on_payload", v),
-    "metadata": lambda v: _mapping("metadata", v),
-    "timeout": lambda v: _number("timeout", v, positive=True),
-    "max_retries": lambda v: _integer("max_retries", v, minimum=0),
-    "max_retry_delay": lambda v: _number("max_retry_delay", v, minimum=0),
-    "reasoning": lambda v: _choice("reasoning", v, THINKING_LEVELS),
-    "thinking_budgets": _budgets,
-}
 
 
 def build_options(
     function: str, model: Model, provider: ApiProvider, options: Mapping[str, Any], *, simple: bool
 ) -> StreamOptions:
-    """Checks the keyword options of ``function`` and sorts them into a :class:`StreamOptions`.
+    """Checks and resolves the keyword options of ``function``; raises before any I/O.
 
-    Unknown names raise ``TypeError`` naming them and the accepted ones; wrong
-    values of shared options raise ``TypeError`` / ``ValueError``. ``None`` values
-    count as not given.
+    Every option is checked against its declaration (:mod:`alchemy.options`); then
+    the ``reasoning`` level is mapped to the provider's own knobs (always for the
+    ``*_simple`` functions, which also apply their defaults; for the others when a
+    level or budgets are given). A ``client`` must match the sync or async call.
     """
-    accepted = SHARED_OPTION_NAMES | (SIMPLE_OPTION_NAMES if simple else frozenset()) | provider.option_names
-    unknown = sorted(name for name in options if name not in accepted)
-    if unknown:
-        names = ", ".join(repr(name) for name in unknown)
-        plural = "s" if len(unknown) > 1 else ""
-        hint = ""
-        if not simple and SIMPLE_OPTION_NAMES.intersection(unknown):
-            hint = f" ('reasoning' and 'thinking_budgets' belong to {function}_simple())"
-        raise TypeError(
-            f"{function}() got unexpected option{plural} {names} for api {model.api!r}{hint}; "
-            f"accepted: {', '.join(sorted(accepted))}"
-        )
-    result = StreamOptions()
-    for name, value in options.items():
-        if value is None:
-            continue
-        check = _CHECKS.get(name)
-        if check is None or (name in SIMPLE_OPTION_NAMES and not simple):
-            result.provider_options[name] = value
-        else:
-            setattr(result, name, check(value))
-    return result
+    checked = check_options(function, model, provider, options)
+    client = checked.client
+    if client is not None:
+        import httpx
+
+        wanted = httpx.AsyncClient if function.startswith("a") else httpx.Client
+        if not isinstance(client, wanted):
+            raise TypeError(
+                f"{function}() option client must be an httpx.{wanted.__name__}, got {type(client).__name__}"
+            )
+    if simple or checked.reasoning is not None or checked.thinking_budgets is not None:
+        checked = provider.map_simple_options(model, checked)
+    return checked
 
 
 # --------------------------------------------------------------------------- stream objects
@@ -475,25 +321,30 @@ class AsyncAssistantMessageEventStream(_StreamBase[AsyncEventSource]):
 
 
 def _prepare(
-    function: str, model: Model, options: Mapping[str, Any], *, simple: bool
-) -> tuple[ApiProvider, StreamOptions, EventEmitter]:
+    function: str, model: Model, context: object, options: Mapping[str, Any], *, simple: bool
+) -> tuple[ApiProvider, Context, StreamOptions, EventEmitter]:
+    """Everything a call checks before it returns a stream: model, context, options."""
     if not isinstance(model, Model):
         raise TypeError(f"{function}() expects an alchemy.Model as model, got {type(model).__name__}")
+    if not isinstance(context, Context):
+        raise TypeError(f"{function}() expects an alchemy.Context as context, got {type(context).__name__}")
     provider = get_api(model.api)
     checked = build_options(function, model, provider, options, simple=simple)
-    return provider, checked, EventEmitter(new_partial(model))
+    check_named_tool(checked, context)
+    check_request = getattr(provider, "check_request", None)
+    if check_request is not None:
+        check_request(model, context, checked)
+    return provider, context, checked, EventEmitter(new_partial(model), model=model)
 
 
 def _open_sync(
-    provider: ApiProvider, model: Model, context: Context, options: StreamOptions, emitter: EventEmitter, simple: bool
+    provider: ApiProvider, model: Model, context: Context, options: StreamOptions, emitter: EventEmitter
 ) -> AssistantMessageEventStream:
     events = AssistantMessageEventStream(model, options, emitter)
     if options.signal is not None and options.signal.aborted:
         emitter.abort(ABORTED_MESSAGE)
         return events
     try:
-        if simple:
-            options = events.options = provider.map_simple_options(model, options)
         events._source = provider.open(model, context, options, emitter)
     except Exception as exc:
         events._fail(exc)
@@ -503,15 +354,13 @@ def _open_sync(
 
 
 def _open_async(
-    provider: ApiProvider, model: Model, context: Context, options: StreamOptions, emitter: EventEmitter, simple: bool
+    provider: ApiProvider, model: Model, context: Context, options: StreamOptions, emitter: EventEmitter
 ) -> AsyncAssistantMessageEventStream:
     events = AsyncAssistantMessageEventStream(model, options, emitter)
     if options.signal is not None and options.signal.aborted:
         emitter.abort(ABORTED_MESSAGE)
         return events
     try:
-        if simple:
-            options = events.options = provider.map_simple_options(model, options)
         events._source = provider.aopen(model, context, options, emitter)
     except Exception as exc:
         events._fail(exc)
@@ -520,58 +369,52 @@ def _open_async(
     return events
 
 
-def _check_context(function: str, context: object) -> Context:
-    if not isinstance(context, Context):
-        raise TypeError(f"{function}() expects an alchemy.Context as context, got {type(context).__name__}")
-    return context
-
-
 # --------------------------------------------------------------------------- the API
 
 
-def stream(model: Model, context: Context, **options: Any) -> AssistantMessageEventStream:
+def stream(model: Model, context: Context, **options: Unpack[CallOptions]) -> AssistantMessageEventStream:
     """Streams a response of ``model`` to ``context``; see the module docstring."""
-    provider, checked, emitter = _prepare("stream", model, options, simple=False)
-    return _open_sync(provider, model, _check_context("stream", context), checked, emitter, False)
+    provider, checked_context, checked, emitter = _prepare("stream", model, context, options, simple=False)
+    return _open_sync(provider, model, checked_context, checked, emitter)
 
 
-def astream(model: Model, context: Context, **options: Any) -> AsyncAssistantMessageEventStream:
+def astream(model: Model, context: Context, **options: Unpack[CallOptions]) -> AsyncAssistantMessageEventStream:
     """The async twin of :func:`stream` (call it without ``await``; iterate with ``async for``)."""
-    provider, checked, emitter = _prepare("astream", model, options, simple=False)
-    return _open_async(provider, model, _check_context("astream", context), checked, emitter, False)
+    provider, checked_context, checked, emitter = _prepare("astream", model, context, options, simple=False)
+    return _open_async(provider, model, checked_context, checked, emitter)
 
 
-def complete(model: Model, context: Context, **options: Any) -> AssistantMessage:
+def complete(model: Model, context: Context, **options: Unpack[CallOptions]) -> AssistantMessage:
     """The final message of :func:`stream`; provider errors come back as a message with ``stop_reason`` ``"error"``."""
     with stream(model, context, **options) as events:
         return events.result()
 
 
-async def acomplete(model: Model, context: Context, **options: Any) -> AssistantMessage:
+async def acomplete(model: Model, context: Context, **options: Unpack[CallOptions]) -> AssistantMessage:
     """The async twin of :func:`complete`."""
     async with astream(model, context, **options) as events:
         return await events.result()
 
 
-def stream_simple(model: Model, context: Context, **options: Any) -> AssistantMessageEventStream:
+def stream_simple(model: Model, context: Context, **options: Unpack[CallOptions]) -> AssistantMessageEventStream:
     """:func:`stream` with the unified ``reasoning`` level and ``thinking_budgets``, mapped by the provider."""
-    provider, checked, emitter = _prepare("stream_simple", model, options, simple=True)
-    return _open_sync(provider, model, _check_context("stream_simple", context), checked, emitter, True)
+    provider, checked_context, checked, emitter = _prepare("stream_simple", model, context, options, simple=True)
+    return _open_sync(provider, model, checked_context, checked, emitter)
 
 
-def astream_simple(model: Model, context: Context, **options: Any) -> AsyncAssistantMessageEventStream:
+def astream_simple(model: Model, context: Context, **options: Unpack[CallOptions]) -> AsyncAssistantMessageEventStream:
     """The async twin of :func:`stream_simple`."""
-    provider, checked, emitter = _prepare("astream_simple", model, options, simple=True)
-    return _open_async(provider, model, _check_context("astream_simple", context), checked, emitter, True)
+    provider, checked_context, checked, emitter = _prepare("astream_simple", model, context, options, simple=True)
+    return _open_async(provider, model, checked_context, checked, emitter)
 
 
-def complete_simple(model: Model, context: Context, **options: Any) -> AssistantMessage:
+def complete_simple(model: Model, context: Context, **options: Unpack[CallOptions]) -> AssistantMessage:
     """The final message of :func:`stream_simple`."""
     with stream_simple(model, context, **options) as events:
         return events.result()
 
 
-async def acomplete_simple(model: Model, context: Context, **options: Any) -> AssistantMessage:
+async def acomplete_simple(model: Model, context: Context, **options: Unpack[CallOptions]) -> AssistantMessage:
     """The async twin of :func:`complete_simple`."""
     async with astream_simple(model, context, **options) as events:
         return await events.result()

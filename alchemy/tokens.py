@@ -33,7 +33,8 @@ everywhere; ``ALCHEMY_TIKTOKEN_MIRROR`` names another base URL serving the same
 ``<encoding>.tiktoken`` files, hash-checked all the same). Without the files, counts
 fall back to an estimate of **one token per 4 bytes of UTF-8** (close for English
 prose and code under both encodings; it under-counts CJK text), with ``exact=False``
-and one :class:`TokenizerFallbackWarning` per process, never an exception.
+and one :class:`TokenizerFallbackWarning` per process, never an exception (only a
+misspelt ``ALCHEMY_*`` value raises :class:`ValueError`, see :mod:`alchemy.config`).
 """
 
 from __future__ import annotations
@@ -53,6 +54,7 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
+from .config import TIKTOKEN_DOWNLOAD, TIKTOKEN_MIRROR
 from .errors import TokenizerFallbackWarning
 from .types import (
     AssistantMessage,
@@ -162,12 +164,9 @@ def _cache_dir() -> tuple[Path | None, bool]:
 
 
 def _downloads_allowed(explicit_dir: bool) -> bool:
-    setting = os.environ.get("ALCHEMY_TIKTOKEN_DOWNLOAD", "").strip().lower()
-    if setting in ("1", "true", "yes"):
-        return True
-    if setting in ("0", "false", "no"):
-        return False
-    return not explicit_dir
+    """``ALCHEMY_TIKTOKEN_DOWNLOAD`` if set, else only into a cache directory the user did not choose."""
+    choice = TIKTOKEN_DOWNLOAD.read()
+    return not explicit_dir if choice is None else choice
 
 
 def _has_valid_file(path: Path, expected: str) -> bool:
@@ -228,8 +227,8 @@ def _load_encoding(name: str) -> tiktoken.Encoding | None:
         if not _downloads_allowed(explicit):
             return _unavailable(name, f"its file {path.name} is not in TIKTOKEN_CACHE_DIR={cache_dir}")
         source = url
-        mirror = os.environ.get("ALCHEMY_TIKTOKEN_MIRROR", "").rstrip("/")
-        if mirror:
+        mirror = TIKTOKEN_MIRROR.read()
+        if mirror is not None:
             source = f"{mirror}/{url.rsplit('/', 1)[-1]}"
         try:
             _download(source, expected, path)

@@ -24,6 +24,7 @@ import re
 from typing import Callable
 
 from .types import Model
+from .wire_apis import ToolIdFormat, tool_id_format
 
 __all__ = [
     "MISTRAL_TOOL_CALL_ID_LENGTH",
@@ -153,18 +154,13 @@ class UniqueToolCallIds:
         return dict(self._forward)
 
 
-_RULES_BY_API: dict[str, IdRule] = {
+_RULES_BY_FORMAT: dict[ToolIdFormat, IdRule] = {
     "openai-completions": openai_completions_tool_call_id,
     "openai-responses": openai_responses_tool_call_id,
-    "azure-openai-responses": openai_responses_tool_call_id,
-    "openai-codex-responses": openai_responses_tool_call_id,
-    "anthropic-messages": anthropic_tool_call_id,
-    "bedrock-converse-stream": anthropic_tool_call_id,
-    "google-generative-ai": anthropic_tool_call_id,
-    "google-vertex": anthropic_tool_call_id,
-    "google-gemini-cli": anthropic_tool_call_id,
-    "mistral-conversations": mistral_tool_call_id,
+    "anthropic": anthropic_tool_call_id,
+    "mistral": mistral_tool_call_id,
 }
+"""The rule of each id format; which API takes which format is in :mod:`alchemy.wire_apis`."""
 
 
 def tool_call_id_rule(model: Model) -> IdRule | None:
@@ -172,7 +168,8 @@ def tool_call_id_rule(model: Model) -> IdRule | None:
     its API), or ``None`` for an API alchemy does not know, whose ids are left alone."""
     if model.provider == "mistral":
         return mistral_tool_call_id
-    return _RULES_BY_API.get(model.api)
+    id_format = tool_id_format(model.api)
+    return None if id_format is None else _RULES_BY_FORMAT[id_format]
 
 
 def tool_call_id_normalizer(model: Model) -> ToolCallIdNormalizer | None:

@@ -1,13 +1,13 @@
 """The HTTP layer every provider shares: clients, timeouts, retries and error text.
 
-Providers are sans-I/O: they describe a request as an :class:`HttpRequest` and turn
+Providers are sans-I/O: they describe a request as an :class:`~alchemy.request.HttpRequest` and turn
 response bytes into events. This module holds what touches the network for them:
 
 * pooled httpx clients, cached per (base URL, hash of the key, sync/async — and
   the event loop for async clients, which cannot be shared across loops);
-* settings from options and the environment (``ALCHEMY_TIMEOUT`` default 600 s,
-  ``ALCHEMY_CONNECT_TIMEOUT`` default 5 s, ``ALCHEMY_MAX_CONNECTIONS``,
-  ``ALCHEMY_MAX_KEEPALIVE_CONNECTIONS``, ``ALCHEMY_BASE_URL_OVERRIDE``);
+* settings from options and the environment (``ALCHEMY_TIMEOUT``,
+  ``ALCHEMY_CONNECT_TIMEOUT``, the pool limits, ``ALCHEMY_BASE_URL_OVERRIDE``,
+  ``ALCHEMY_LOG``: declared and parsed in :mod:`alchemy.config`);
 * three stream timeouts: connect, time to first byte (until the response headers
   arrive) and the longest silence between body chunks;
 * the retry policy (exponential backoff with full jitter, ``retry-after-ms`` and
@@ -23,16 +23,19 @@ import asyncio
 import email.utils
 import hashlib
 import logging
-import os
 import random
 import threading
 import time
 import weakref
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import orjson
+
+from . import config
+from .options import OPTIONS_BY_NAME
+from .request import redact
 
 if TYPE_CHECKING:
     import httpx
@@ -42,7 +45,6 @@ __all__ = [
     "DEFAULT_MAX_RETRIES",
     "DEFAULT_MAX_RETRY_DELAY",
     "DEFAULT_TIMEOUT",
-    "HttpRequest",
     "RetryDecision",
     "TransportSettings",
     "backoff_delay",
@@ -54,7 +56,6 @@ __all__ = [
     "http_error_message",
     "is_retryable_status",
     "logger",
-    "redact",
     "request_id",
     "retry_after_seconds",
     "retry_decision",
@@ -62,12 +63,12 @@ __all__ = [
 
 logger = logging.getLogger("alchemy")
 
-DEFAULT_TIMEOUT = 600.0
-DEFAULT_CONNECT_TIMEOUT = 5.0
-DEFAULT_MAX_RETRIES = 2
-DEFAULT_MAX_RETRY_DELAY = 60.0
-DEFAULT_MAX_CONNECTIONS = 100
-DEFAULT_MAX_KEEPALIVE_CONNECTIONS = 20
+DEFAULT_TIMEOUT = config.TIMEOUT.default
+DEFAULT_CONNECT_TIMEOUT = config.CONNECT_TIMEOUT.default
+DEFAULT_MAX_RETRIES: int = OPTIONS_BY_NAME["max_retries"].default
+DEFAULT_MAX_RETRY_DELAY: float = OPTIONS_BY_NAME["max_retry_delay"].default
+DEFAULT_MAX_CONNECTIONS = config.MAX_CONNECTIONS.default
+DEFAULT_MAX_KEEPALIVE_CONNECTIONS = config.MAX_KEEPALIVE_CONNECTIONS.default
 BACKOFF_BASE = 0.5
 BACKOFF_CAP = 8.0
 
@@ -86,32 +87,6 @@ REQUEST_ID_HEADERS = (
 
 
 # --------------------------------------------------------------------------- settings
-
-
-def _env_float(env: Mapping[str, str], name: str, default: float) -> float:
-    raw = env.get(name, "").strip()
-    if not raw:
-        return default
-    try:
-        value = float(raw)
-    except ValueError:
-        raise ValueError(f"{name}={raw!r} is not a number of seconds") from None
-    if value <= 0:
-        raise ValueError(f"{name} must be positive, got {raw!r}")
-    return value
-
-
-def _env_int(env: Mapping[str, str], name: str, default: int) -> int:
-    raw = env.get(name, "").strip()
-    if not raw:
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise ValueError(f"{name}={raw!r} is not a whole number") from None
-    if value <= 0:
-        raise ValueError(f"{name} must be positive, got {raw!r}")
-    return value
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,21 +118,16 @@ class TransportSettings:
         max_retry_delay: float | None = None,
         env: Mapping[str, str] | None = None,
     ) -> TransportSettings:
-        """Options win over the environment, which wins over the defaults."""
-        env = os.environ if env is None else env
-        overall = timeout if timeout is not None else _env_float(env, "ALCHEMY_TIMEOUT", DEFAULT_TIMEOUT)
+        """Options win over the environment (read now: :mod:`alchemy.config`), which wins over the defaults."""
+        overall = timeout if timeout is not None else config.TIMEOUT.read(env)
         settings = cls(
-            connect_timeout=connect_timeout
-            if connect_timeout is not None
-            else _env_float(env, "ALCHEMY_CONNECT_TIMEOUT", DEFAULT_CONNECT_TIMEOUT),
+            connect_timeout=connect_timeout if connect_timeout is not None else config.CONNECT_TIMEOUT.read(env),
             first_byte_timeout=first_byte_timeout if first_byte_timeout is not None else overall,
             idle_timeout=idle_timeout if idle_timeout is not None else overall,
             max_retries=DEFAULT_MAX_RETRIES if max_retries is None else max_retries,
             max_retry_delay=DEFAULT_MAX_RETRY_DELAY if max_retry_delay is None else max_retry_delay,
-            max_connections=_env_int(env, "ALCHEMY_MAX_CONNECTIONS", DEFAULT_MAX_CONNECTIONS),
-            max_keepalive_connections=_env_int(
-                env, "ALCHEMY_MAX_KEEPALIVE_CONNECTIONS", DEFAULT_MAX_KEEPALIVE_CONNECTIONS
-            ),
+            max_connections=config.MAX_CONNECTIONS.read(env),
+            max_keepalive_connections=config.MAX_KEEPALIVE_CONNECTIONS.read(env),
         )
         settings.validate()
         return settings
@@ -185,50 +155,7 @@ class TransportSettings:
 
 def base_url_override(env: Mapping[str, str] | None = None) -> str | None:
     """``ALCHEMY_BASE_URL_OVERRIDE``: points every provider at one server (tests, proxies)."""
-    value = (os.environ if env is None else env).get("ALCHEMY_BASE_URL_OVERRIDE", "").strip()
-    return value.rstrip("/") or None
-
-
-# --------------------------------------------------------------------------- requests
-
-
-@dataclass(slots=True)
-class HttpRequest:
-    """What a provider wants sent. ``secrets`` are redacted from anything shown."""
-
-    method: str
-    url: str
-    headers: dict[str, str]
-    body: Any = None
-    secrets: tuple[str, ...] = field(default=(), repr=False)
-
-    def encoded_body(self) -> bytes | None:
-        if self.body is None:
-            return None
-        if isinstance(self.body, bytes):
-            return self.body
-        return orjson.dumps(self.body)
-
-    def __repr__(self) -> str:
-        shown = {k: ("<redacted>" if _is_secret_header(k, v, self.secrets) else v) for k, v in self.headers.items()}
-        return f"HttpRequest(method={self.method!r}, url={redact(self.url, self.secrets)!r}, headers={shown!r})"
-
-
-_SECRET_HEADER_NAMES = frozenset(
-    {"authorization", "x-api-key", "api-key", "x-goog-api-key", "proxy-authorization", "cookie"}
-)
-
-
-def _is_secret_header(name: str, value: str, secrets: tuple[str, ...]) -> bool:
-    return name.lower() in _SECRET_HEADER_NAMES or any(s and s in value for s in secrets)
-
-
-def redact(text: str, secrets: tuple[str, ...] | list[str]) -> str:
-    """Replaces every secret (API keys, tokens) in ``text`` with ``<redacted>``."""
-    for secret in secrets:
-        if secret and len(secret) >= 4 and secret in text:
-            text = text.replace(secret, "<redacted>")
-    return text
+    return config.BASE_URL_OVERRIDE.read(env)
 
 
 # --------------------------------------------------------------------------- clients
@@ -435,23 +362,23 @@ def http_error_message(
 
 # --------------------------------------------------------------------------- logging
 
-_log_configured = False
+_log_handler: logging.Handler | None = None
+_log_lock = threading.Lock()
 
 
 def configure_logging_from_env(env: Mapping[str, str] | None = None) -> None:
-    """``ALCHEMY_LOG=debug|info|warning`` adds one stderr handler to the ``alchemy`` logger."""
-    global _log_configured
-    if _log_configured:
+    """Applies ``ALCHEMY_LOG`` (read on every call): one stderr handler on the ``alchemy`` logger.
+
+    Unset leaves logging alone; a level adds the handler the first time and sets
+    the logger's level every time, so a changed environment takes effect.
+    """
+    global _log_handler
+    level_name = config.LOG.read(env)
+    if level_name is None:
         return
-    _log_configured = True
-    level_name = (os.environ if env is None else env).get("ALCHEMY_LOG", "").strip().upper()
-    if not level_name:
-        return
-    level = logging.getLevelName(level_name)
-    if not isinstance(level, int):
-        logger.warning("ALCHEMY_LOG=%r is not a logging level; use debug, info or warning", level_name)
-        return
-    handler = logging.StreamHandler()
-    handler.setFormatter(logging.Formatter("%(asctime)s %(name)s %(levelname)s %(message)s"))
-    logger.addHandler(handler)
-    logger.setLevel(level)
+    with _log_lock:
+        if _log_handler is None:
+            _log_handler = logging.StreamHandler()
+            _log_handler.setFormatter(logging.Formatter("%(asctime)s %(name)s %(levelname)s %(message)s"))
+            logger.addHandler(_log_handler)
+        logger.setLevel(level_name.upper())

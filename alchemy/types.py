@@ -39,6 +39,7 @@ __all__ = [
     "TextContent",
     "ThinkingContent",
     "ThinkingLevel",
+    "TokenLogprob",
     "Tool",
     "ToolCall",
     "ToolResultMessage",
@@ -52,7 +53,7 @@ Api = str
 Provider = str
 """A provider id such as ``"anthropic"``; open-ended."""
 StopReason = Literal["stop", "length", "toolUse", "error", "aborted"]
-ThinkingLevel = Literal["minimal", "low", "medium", "high", "xhigh"]
+ThinkingLevel = Literal["off", "minimal", "low", "medium", "high", "xhigh", "max"]
 CacheRetention = Literal["none", "short", "long"]
 
 STOP_REASONS: frozenset[str] = frozenset({"stop", "length", "toolUse", "error", "aborted"})
@@ -359,9 +360,11 @@ class Usage:
 
     ``input`` excludes cached tokens; ``cache_read`` and ``cache_write`` are
     separate; ``output`` includes reasoning tokens, of which ``reasoning`` says how
-    many (counted once). ``service_tier`` is the tier that served the request when
-    the provider says so; ``estimated`` marks counts made locally with tiktoken
-    because the provider streamed none.
+    many (counted once). ``cache_write_1h`` is the part of ``cache_write`` written
+    with a one-hour lifetime (Anthropic and Bedrock report it apart; it is priced
+    higher), never more than ``cache_write``. ``service_tier`` is the tier that
+    served the request when the provider says so; ``estimated`` marks counts made
+    locally with tiktoken because the provider streamed none.
     """
 
     input: int = 0
@@ -373,6 +376,7 @@ class Usage:
     reasoning: int = 0
     service_tier: str | None = None
     estimated: bool = False
+    cache_write_1h: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -383,6 +387,8 @@ class Usage:
             "totalTokens": self.total_tokens,
             "cost": self.cost.to_dict(),
         }
+        if self.cache_write_1h:
+            out["cacheWrite1h"] = self.cache_write_1h
         if self.reasoning:
             out["reasoningTokens"] = self.reasoning
         _put(out, "serviceTier", self.service_tier)
@@ -404,6 +410,7 @@ class Usage:
             reasoning=r.int_field("reasoningTokens", required=False),
             service_tier=r.text_field("serviceTier", required=False),
             estimated=r.flag("estimated"),
+            cache_write_1h=r.int_field("cacheWrite1h", required=False),
         )
 
 
@@ -469,6 +476,35 @@ class UserMessage:
         return cls(content, r.int_field("timestamp", required=False, default=now_ms()))
 
 
+@dataclass(frozen=True, slots=True)
+class TokenLogprob:
+    """One generated token with its log-probability and the most likely alternatives.
+
+    ``top`` holds ``(token, logprob)`` pairs, most likely first (empty unless
+    ``top_logprobs`` was asked for). JSON: ``{"token", "logprob", "top": [{"token",
+    "logprob"}, ...]}``, ``top`` omitted when empty.
+    """
+
+    token: str
+    logprob: float
+    top: tuple[tuple[str, float], ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"token": self.token, "logprob": self.logprob}
+        if self.top:
+            out["top"] = [{"token": token, "logprob": logprob} for token, logprob in self.top]
+        return out
+
+    @classmethod
+    def from_dict(cls, data: object, path: str = "") -> TokenLogprob:
+        r = _Reader(data, path)
+        top: list[tuple[str, float]] = []
+        for i, item in enumerate(r.list_field("top", required=False) or []):
+            alternative = _Reader(item, f"{r.at('top')}[{i}]")
+            top.append((alternative.text_field("token"), alternative.number("logprob") or 0.0))
+        return cls(r.text_field("token"), r.number("logprob") or 0.0, tuple(top))
+
+
 @dataclass(slots=True)
 class AssistantMessage:
     """A model's answer: its blocks, where it came from, its usage and how it ended."""
@@ -484,6 +520,8 @@ class AssistantMessage:
     response_id: str | None = None
     metrics: StreamMetrics | None = field(default=None, compare=False, repr=False)
     """How the response streamed (set by the HTTP runner); not part of the saved JSON."""
+    logprobs: list[TokenLogprob] | None = None
+    """Token log-probabilities, where the call asked for them and the API streams them."""
     role: ClassVar[Literal["assistant"]] = "assistant"
 
     @property
@@ -513,6 +551,8 @@ class AssistantMessage:
         _put(out, "errorMessage", self.error_message)
         out["timestamp"] = self.timestamp
         _put(out, "responseId", self.response_id)
+        if self.logprobs is not None:
+            out["logprobs"] = [item.to_dict() for item in self.logprobs]
         return out
 
     @classmethod
@@ -533,7 +573,14 @@ class AssistantMessage:
             error_message=r.text_field("errorMessage", required=False),
             timestamp=r.int_field("timestamp", required=False, default=now_ms()),
             response_id=r.text_field("responseId", required=False),
+            logprobs=_logprobs(r.list_field("logprobs", required=False), r.at("logprobs")),
         )
+
+
+def _logprobs(items: list[Any] | None, path: str) -> list[TokenLogprob] | None:
+    if items is None:
+        return None
+    return [TokenLogprob.from_dict(item, f"{path}[{i}]") for i, item in enumerate(items)]
 
 
 @dataclass(slots=True)

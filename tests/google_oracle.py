@@ -62,6 +62,8 @@ class Expected:
     error_reason: str | None = None
     usage: dict[str, int] | None = None
     response_id: str | None = None
+    logprobs: list[tuple[str, float, tuple[tuple[str, float], ...]]] | None = None
+    """``(token, logprob, top)`` per generated step, from ``logprobsResult``; ``None`` when no event had any."""
 
     def check(self, message: AssistantMessage, model: Model) -> None:
         if self.error_reason is not None:
@@ -99,6 +101,8 @@ class Expected:
             if model.cost.output:
                 assert abs(usage.cost.output - usage.output * model.cost.output / 1e6) < 1e-12
         assert message.response_id == self.response_id
+        got_logprobs = None if message.logprobs is None else [(i.token, i.logprob, i.top) for i in message.logprobs]
+        assert got_logprobs == self.logprobs
 
 
 _FAILURES = {"SAFETY", "RECITATION", "MALFORMED_FUNCTION_CALL", "OTHER", "BLOCKLIST", "PROHIBITED_CONTENT", "SPII"}
@@ -159,6 +163,9 @@ def expected_from_payloads(payloads: list[dict[str, Any]]) -> Expected:
                     blocks.append(["tool", call["name"], dict(call.get("args") or {}), signature])
                     open_kind = "stream" if call.get("willContinue") else None
                     string_open = None
+            result = candidate.get("logprobsResult")
+            if result and result.get("chosenCandidates"):
+                expected.logprobs = (expected.logprobs or []) + _logprobs(result)
             if candidate.get("finishReason"):
                 finish = candidate["finishReason"]
     expected.blocks = [tuple(block) for block in blocks]
@@ -172,6 +179,16 @@ def expected_from_payloads(payloads: list[dict[str, Any]]) -> Expected:
     else:
         expected.error_reason = finish
     return expected
+
+
+def _logprobs(result: dict[str, Any]) -> list[tuple[str, float, tuple[tuple[str, float], ...]]]:
+    tops = result.get("topCandidates", [])
+    steps = []
+    for step, chosen in enumerate(result["chosenCandidates"]):
+        top = tops[step].get("candidates", []) if step < len(tops) else []
+        pairs = tuple((c.get("token", ""), float(c.get("logProbability", 0.0))) for c in top)
+        steps.append((chosen.get("token", ""), float(chosen.get("logProbability", 0.0)), pairs))
+    return steps
 
 
 def expected_from_fixture(path: Path) -> Expected:

@@ -107,16 +107,20 @@ def run_parser(
     wire: bytes,
     sizes: Iterable[int] | None = None,
     options: Any = None,
+    *,
+    priced: bool = True,
 ) -> tuple[list[Any], AssistantMessage]:
     """Feeds ``wire`` to a fresh parser of ``provider`` as the runner does, in pieces of
     ``sizes`` (default: one piece; whatever the sizes leave over is fed last), then
     ``finish()``. A :class:`ProviderError` ends the stream as the runner would end it.
+    The emitter prices the usage from ``model`` as ``stream()``'s does, unless ``priced``
+    is false (then the parser's own report is seen: tokens only).
     Returns the events and the final message, after checking the protocol."""
     from alchemy.emitter import EventEmitter, describe_exception, new_partial
     from alchemy.errors import ProviderError
     from alchemy.streaming import StreamOptions
 
-    emitter = EventEmitter(new_partial(model))
+    emitter = EventEmitter(new_partial(model), model=model if priced else None)
     parser = provider.create_parser(model, options if options is not None else StreamOptions(), emitter)
     emitter.start()
     try:

@@ -29,8 +29,9 @@ from alchemy.models import get_model
 from alchemy.providers import anthropic_messages as anthropic
 from alchemy.providers import base as base_module
 from alchemy.providers.anthropic_messages import provider
-from alchemy.streaming import StreamOptions, build_options
-from alchemy.transport import HttpRequest
+from alchemy.model_facts import uses_adaptive_thinking
+from alchemy.streaming import StreamOptions, _prepare
+from alchemy.request import HttpRequest
 from alchemy.types import (
     AssistantMessage,
     Context,
@@ -80,14 +81,12 @@ def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.delenv(name, raising=False)
 
 
-def options(simple: bool = False, model: Model = SONNET, **given: Any) -> StreamOptions:
-    given.setdefault("api_key", KEY)
-    checked = build_options("stream", model, provider, given, simple=simple)
-    return provider.map_simple_options(model, checked) if simple else checked
-
-
 def build(context: Context, model: Model = SONNET, simple: bool = False, **given: Any) -> HttpRequest:
-    return provider.build_request(model, context, options(simple, model, **given))
+    """The request of ``stream`` (or ``stream_simple``), with every check the call makes first."""
+    given.setdefault("api_key", KEY)
+    function = "stream_simple" if simple else "stream"
+    _, checked_context, checked, _ = _prepare(function, model, context, given, simple=simple)
+    return provider.build_request(model, checked_context, checked)
 
 
 def body(context: Context, model: Model = SONNET, simple: bool = False, **given: Any) -> dict[str, Any]:
@@ -385,7 +384,7 @@ def test_tools_keep_their_schema_as_input_schema() -> None:
         ("required", {"type": "any"}),
         ("none", {"type": "none"}),
         ({"type": "tool", "name": "get_weather"}, {"type": "tool", "name": "get_weather"}),
-        ({"type": "auto", "disable_parallel_tool_use": True}, {"type": "auto", "disable_parallel_tool_use": True}),
+        ({"name": "get_weather"}, {"type": "tool", "name": "get_weather"}),
     ],
 )
 def test_tool_choice(given: Any, sent: dict[str, Any]) -> None:
@@ -393,16 +392,79 @@ def test_tool_choice(given: Any, sent: dict[str, Any]) -> None:
     assert body(context, tool_choice=given)["tool_choice"] == sent
 
 
-@pytest.mark.parametrize("bad", ["sometimes", {"type": "tool"}, {"type": "function", "name": "x"}, 3])
-def test_bad_tool_choice_is_a_clear_error(bad: Any) -> None:
-    with pytest.raises(ValueError, match="tool_choice"):
+@pytest.mark.parametrize(
+    ("given", "sent"),
+    [
+        (None, {"type": "auto", "disable_parallel_tool_use": True}),
+        ("auto", {"type": "auto", "disable_parallel_tool_use": True}),
+        ("required", {"type": "any", "disable_parallel_tool_use": True}),
+        ({"name": "get_weather"}, {"type": "tool", "name": "get_weather", "disable_parallel_tool_use": True}),
+        ("none", {"type": "none"}),  # no tool call at all: nothing to serialise
+    ],
+)
+def test_parallel_tool_calls_false_disables_parallel_use_on_the_choice(given: Any, sent: dict[str, Any]) -> None:
+    context = Context(messages=[UserMessage("hi")], tools=[WEATHER])
+    assert body(context, tool_choice=given, parallel_tool_calls=False)["tool_choice"] == sent
+    assert "tool_choice" not in body(context, parallel_tool_calls=True)
+    assert "tool_choice" not in body(HELLO, parallel_tool_calls=False), "no tools, no tool_choice"
+
+
+@pytest.mark.parametrize(
+    ("bad", "error"),
+    [("sometimes", "option tool_choice must be"), ({"type": "tool"}, "option tool_choice must be"),
+     ({"type": "function", "name": "x"}, "not in the context's tools"), (3, "option tool_choice must be")],
+)
+def test_bad_tool_choice_is_a_clear_error(bad: Any, error: str) -> None:
+    with pytest.raises(ValueError, match=error):
         build(Context(messages=[UserMessage("hi")], tools=[WEATHER]), tool_choice=bad)
 
 
-def test_metadata_user_id_and_temperature() -> None:
-    result = body(HELLO, metadata={"user_id": "user-42", "other": 1}, temperature=0.3)
+def test_metadata_user_id_user_and_temperature() -> None:
+    result = body(HELLO, metadata={"user_id": "user-42"}, temperature=0.3)
     assert result["metadata"] == {"user_id": "user-42"} and result["temperature"] == 0.3
-    assert "metadata" not in body(HELLO, metadata={"user_id": 42})
+    assert body(HELLO, user="user-7")["metadata"] == {"user_id": "user-7"}
+    assert body(HELLO, user="same", metadata={"user_id": "same"})["metadata"] == {"user_id": "same"}
+    with pytest.raises(ValueError, match="takes only 'user_id', got other"):
+        build(HELLO, metadata={"user_id": "user-42", "other": 1})
+    with pytest.raises(TypeError, match="metadata\\['user_id'\\] must be a string"):
+        build(HELLO, metadata={"user_id": 42})
+    with pytest.raises(ValueError, match="options user .* and metadata\\['user_id'\\] .* give one of them"):
+        build(HELLO, user="a", metadata={"user_id": "b"})
+
+
+def test_stop_top_p_top_k_and_extra_body() -> None:
+    result = body(HELLO, stop=["END", "STOP"], top_p=0.5, top_k=40, extra_body={"service_tier": "auto"})
+    assert result["stop_sequences"] == ["END", "STOP"] and result["top_p"] == 0.5 and result["top_k"] == 40
+    assert result["service_tier"] == "auto"
+    assert body(HELLO, stop="END")["stop_sequences"] == ["END"]
+    merged = body(HELLO, OPUS_46, effort="low", extra_body={"output_config": {"format": "x"}, "max_tokens": 5})
+    assert merged["output_config"] == {"effort": "low", "format": "x"} and merged["max_tokens"] == 5
+
+
+def test_extra_headers_win_last_even_over_the_beta_list() -> None:
+    request = build(HELLO, headers={"x-team": "a"}, extra_headers={"X-Team": "b", "anthropic-beta": "only-this"})
+    team = [v for k, v in request.headers.items() if k.lower() == "x-team"]
+    assert team == ["b"] and request.headers["anthropic-beta"] == "only-this"
+    assert anthropic.FINE_GRAINED_TOOL_STREAMING in build(HELLO, extra_headers={"x-a": "1"}).headers["anthropic-beta"]
+
+
+@pytest.mark.parametrize(
+    ("given", "error"),
+    [
+        ({"top_k": 5}, "top_k cannot be combined with thinking"),
+        ({"top_p": 0.9}, "top_p must be between 0.95 and 1 while"),
+        ({"tool_choice": "required"}, "forces a tool call"),
+        ({"tool_choice": {"name": "get_weather"}}, "forces a tool call"),
+    ],
+)
+def test_sampling_and_forced_tools_while_thinking_raise_at_the_call(given: dict[str, Any], error: str) -> None:
+    context = Context(messages=[UserMessage("hi")], tools=[WEATHER])
+    for thinking in ({"thinking_enabled": True}, {"reasoning": "low"}):
+        with pytest.raises(ValueError, match=error):
+            build(context, **thinking, **given)
+    assert "thinking" not in body(context, **given), "allowed with thinking off"
+    allowed = body(context, thinking_enabled=True, top_p=0.95, temperature=0.2)
+    assert allowed["top_p"] == 0.95 and "temperature" not in allowed
 
 
 def test_max_tokens_default_and_given() -> None:
@@ -442,7 +504,7 @@ def test_adaptive_thinking_with_effort() -> None:
 
 def test_effort_without_thinking_and_its_checks() -> None:
     assert body(HELLO, get_model("anthropic", "claude-opus-4-5"), effort="low")["output_config"] == {"effort": "low"}
-    with pytest.raises(ValueError, match="takes effort"):
+    with pytest.raises(ValueError, match="option effort must be one of .* for model anthropic/claude-opus-4-5"):
         build(HELLO, get_model("anthropic", "claude-opus-4-5"), effort="max")
     with pytest.raises(ValueError, match="option effort"):
         build(HELLO, OPUS_46, effort="extreme")
@@ -468,10 +530,19 @@ def test_images_to_a_model_without_vision_become_a_note() -> None:
 
 
 def test_bad_thinking_options() -> None:
-    with pytest.raises(ValueError, match="at least 1024"):
+    with pytest.raises(ValueError, match="option thinking_budget_tokens must be an int >= 1024, got 100"):
         build(HELLO, thinking_budget_tokens=100)
-    with pytest.raises(TypeError, match="thinking_enabled"):
+    with pytest.raises(TypeError, match="option thinking_enabled must be True or False"):
         build(HELLO, thinking_enabled="yes")
+
+
+def test_a_model_limit_without_room_for_thinking_raises_at_the_call() -> None:
+    tiny = dataclasses.replace(SONNET, max_tokens=1000)
+    with pytest.raises(ValueError, match="options max_tokens and thinking_budget_tokens: .* no room for thinking"):
+        build(HELLO, tiny, thinking_enabled=True)
+    with pytest.raises(ValueError, match="no room for thinking"):
+        build(HELLO, tiny, simple=True, reasoning="low")
+    assert body(HELLO, tiny, max_tokens=900)["max_tokens"] == 900, "thinking off: no check"
 
 
 @pytest.mark.parametrize(
@@ -491,8 +562,10 @@ def test_bad_thinking_options() -> None:
     ],
 )
 def test_adaptive_models(model_id: str, adaptive: bool) -> None:
-    model = dataclasses.replace(SONNET, id=model_id)
-    assert anthropic.supports_adaptive_thinking(model) is adaptive
+    model = dataclasses.replace(SONNET, id=model_id, reasoning_options=())
+    assert uses_adaptive_thinking(model) is adaptive
+    result = body(HELLO, model, thinking_enabled=True)
+    assert result["thinking"]["type"] == ("adaptive" if adaptive else "enabled")
 
 
 # -- stream_simple ------------------------------------------------------------

@@ -254,3 +254,150 @@ def test_refusal_fixture_is_an_error_with_the_explanation(server: ReplayServer) 
     _, message = collect(model_on(server), **FAST)
     assert message.stop_reason == "error" and "refusal" in (message.error_message or "")
     assert "Usage Policy" in (message.error_message or "") and message.usage.input == 18
+
+
+# --------------------------------------------------------------------------- options on the wire
+
+OPUS_46 = get_model("anthropic", "claude-opus-4-6")
+OPUS_47 = get_model("anthropic", "claude-opus-4-7")
+HELLO = Context(messages=[UserMessage("Hello")])
+
+
+@pytest.fixture(scope="module")
+def bundled() -> Iterator[ReplayServer]:
+    """One server answering every request with the bundled Anthropic recording."""
+    with ReplayServer() as replay:
+        yield replay
+
+
+def sent(server: ReplayServer, model: Model = SONNET, context: Context = CONTEXT, **options: Any) -> dict[str, Any]:
+    """The body the server received for one ``complete`` call."""
+    before = len(server.requests)
+    message = alchemy.complete(model_on(server, model), context, **FAST, **options)
+    assert message.stop_reason != "error", message.error_message
+    assert len(server.requests) == before + 1
+    body: dict[str, Any] = server.requests[-1].json
+    return body
+
+
+@pytest.mark.parametrize(
+    ("options", "expected"),
+    [
+        ({"stop": "END"}, {"stop_sequences": ["END"]}),
+        ({"stop": ["a", "b"]}, {"stop_sequences": ["a", "b"]}),
+        ({"top_p": 0.7}, {"top_p": 0.7}),
+        ({"top_k": 12}, {"top_k": 12}),
+        ({"temperature": 0.4}, {"temperature": 0.4}),
+        ({"tool_choice": "auto"}, {"tool_choice": {"type": "auto"}}),
+        ({"tool_choice": "none"}, {"tool_choice": {"type": "none"}}),
+        ({"tool_choice": "required"}, {"tool_choice": {"type": "any"}}),
+        ({"tool_choice": {"name": "weather"}}, {"tool_choice": {"type": "tool", "name": "weather"}}),
+        ({"parallel_tool_calls": False}, {"tool_choice": {"type": "auto", "disable_parallel_tool_use": True}}),
+        (
+            {"parallel_tool_calls": False, "tool_choice": "required"},
+            {"tool_choice": {"type": "any", "disable_parallel_tool_use": True}},
+        ),
+        ({"user": "u-9"}, {"metadata": {"user_id": "u-9"}}),
+        ({"metadata": {"user_id": "u-1"}}, {"metadata": {"user_id": "u-1"}}),
+        ({"extra_body": {"container": "c-1", "metadata": {"user_id": "x"}}}, {"container": "c-1", "metadata": {"user_id": "x"}}),
+        ({"max_tokens": 321}, {"max_tokens": 321}),
+    ],
+    ids=lambda value: str(value)[:40],
+)
+def test_canonical_options_reach_the_body(bundled: ReplayServer, options: dict[str, Any], expected: dict[str, Any]) -> None:
+    body = sent(bundled, **options)
+    for key, value in expected.items():
+        assert body[key] == value
+
+
+def test_own_options_reach_the_body_and_headers(bundled: ReplayServer) -> None:
+    body = sent(bundled, thinking_enabled=True, thinking_budget_tokens=2000, max_tokens=5000)
+    assert body["thinking"] == {"type": "enabled", "budget_tokens": 2000} and body["max_tokens"] == 5000
+    assert "interleaved-thinking-2025-05-14" in bundled.requests[-1].headers["anthropic-beta"]
+    sent(bundled, interleaved_thinking=False)
+    assert "interleaved-thinking" not in bundled.requests[-1].headers["anthropic-beta"]
+    body = sent(bundled, OPUS_46, thinking_enabled=True, effort="medium")
+    assert body["thinking"] == {"type": "adaptive"} and body["output_config"] == {"effort": "medium"}
+    sent(bundled, extra_headers={"x-trace": "t-1", "anthropic-beta": "my-beta"})
+    headers = bundled.requests[-1].headers
+    assert headers["x-trace"] == "t-1" and headers["anthropic-beta"] == "my-beta"
+
+
+# Budget models: off -> no thinking block; levels -> budgets (xhigh and max as high). Adaptive models:
+# an effort, the level clamped to the model's (Opus 4.6 has no xhigh: it goes up to max).
+LEVELS = [
+    (SONNET, "off", None, None),
+    (SONNET, "minimal", {"type": "enabled", "budget_tokens": 1024}, None),
+    (SONNET, "low", {"type": "enabled", "budget_tokens": 2048}, None),
+    (SONNET, "medium", {"type": "enabled", "budget_tokens": 8192}, None),
+    (SONNET, "high", {"type": "enabled", "budget_tokens": 16384}, None),
+    (SONNET, "xhigh", {"type": "enabled", "budget_tokens": 16384}, None),
+    (SONNET, "max", {"type": "enabled", "budget_tokens": 16384}, None),
+    (OPUS_46, "off", None, None),
+    (OPUS_46, "minimal", {"type": "adaptive"}, "low"),
+    (OPUS_46, "low", {"type": "adaptive"}, "low"),
+    (OPUS_46, "medium", {"type": "adaptive"}, "medium"),
+    (OPUS_46, "high", {"type": "adaptive"}, "high"),
+    (OPUS_46, "xhigh", {"type": "adaptive"}, "max"),
+    (OPUS_46, "max", {"type": "adaptive"}, "max"),
+    (OPUS_47, "off", None, None),
+    (OPUS_47, "xhigh", {"type": "adaptive"}, "xhigh"),
+    (OPUS_47, "max", {"type": "adaptive"}, "max"),
+]
+
+
+@pytest.mark.parametrize("simple", [False, True], ids=["complete", "complete_simple"])
+@pytest.mark.parametrize(("model", "level", "thinking", "effort"), LEVELS, ids=lambda v: getattr(v, "id", str(v)))
+def test_every_reasoning_level_on_the_wire(
+    bundled: ReplayServer, model: Model, level: str, thinking: Any, effort: str | None, simple: bool
+) -> None:
+    call = alchemy.complete_simple if simple else alchemy.complete
+    before = len(bundled.requests)
+    message = call(model_on(bundled, model), HELLO, **FAST, reasoning=level)
+    assert message.stop_reason != "error", message.error_message
+    assert len(bundled.requests) == before + 1
+    body = bundled.requests[-1].json
+    assert body.get("thinking") == thinking
+    assert body.get("output_config") == (None if effort is None else {"effort": effort})
+    room = min(model.max_tokens, 32000)
+    budget = thinking["budget_tokens"] if thinking and "budget_tokens" in thinking else 0
+    assert body["max_tokens"] == min(room + budget, model.max_tokens)
+
+
+@pytest.mark.parametrize(
+    ("options", "error"),
+    [
+        ({"thinking_enabled": "yes"}, TypeError),
+        ({"thinking_budget_tokens": 512}, ValueError),
+        ({"thinking_budget_tokens": "2000"}, TypeError),
+        ({"effort": "ultra"}, ValueError),
+        ({"interleaved_thinking": 1}, TypeError),
+        ({"tool_choice": "bogus"}, ValueError),
+        ({"tool_choice": {"name": "not_a_tool"}}, ValueError),
+        ({"top_p": 1.5}, ValueError),
+        ({"top_k": 0}, ValueError),
+        ({"stop": []}, ValueError),
+        ({"parallel_tool_calls": "no"}, TypeError),
+        ({"metadata": {"session": "s"}}, ValueError),
+        ({"user": 7}, TypeError),
+        ({"extra_body": ["not", "a", "mapping"]}, TypeError),
+        ({"extra_headers": {"x": 1}}, TypeError),
+        ({"seed": 1}, TypeError),  # not carried by the Messages API
+        ({"reasoning": "ultra"}, ValueError),
+        ({"thinking_budgets": {"low": 10}, "reasoning": "low"}, ValueError),  # below Claude's 1024
+        ({"thinking_enabled": True, "top_k": 3}, ValueError),
+        ({"thinking_enabled": True, "tool_choice": "required"}, ValueError),
+    ],
+    ids=lambda value: str(value)[:40],
+)
+def test_bad_options_raise_before_stream_returns(bundled: ReplayServer, options: dict[str, Any], error: type) -> None:
+    before = len(bundled.requests)
+    with pytest.raises(error):
+        alchemy.stream(model_on(bundled), CONTEXT, **FAST, **options)
+    with pytest.raises(error):
+        asyncio.run(_astream_call(model_on(bundled), options))
+    assert len(bundled.requests) == before, "no request reached the server"
+
+
+async def _astream_call(model: Model, options: dict[str, Any]) -> None:
+    alchemy.astream(model, CONTEXT, **FAST, **options)

@@ -22,7 +22,7 @@ from alchemy.providers.azure_openai_responses import (
     provider,
     resolve_azure_config,
 )
-from alchemy.streaming import StreamOptions
+from alchemy.options import StreamOptions
 from alchemy.types import Context, Model, UserMessage
 
 KEY = "azure-key-0123456789"
@@ -113,8 +113,8 @@ def test_bad_resource_name_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("AZURE_OPENAI_RESOURCE_NAME", "not a name/")
     with pytest.raises(ValueError, match="AZURE_OPENAI_RESOURCE_NAME must be an Azure resource name"):
         resolve_azure_config(AZURE_GPT5, options())
-    with pytest.raises(ValueError, match="option azure_base_url must be a non-empty string"):
-        resolve_azure_config(AZURE_GPT5, options(azure_base_url=""))
+    with pytest.raises(ValueError, match="option azure_resource_name must be an Azure resource name"):
+        resolve_azure_config(AZURE_GPT5, options(azure_resource_name="a.b"))
 
 
 # --------------------------------------------------------------------------- api-version and deployment
@@ -188,7 +188,7 @@ AZURE_SEGMENTS = [(name, events) for name, events in rf.all_segments() if name.s
 @pytest.mark.parametrize(("name", "events"), AZURE_SEGMENTS, ids=[n for n, _ in AZURE_SEGMENTS])
 def test_azure_fixtures_parse_to_what_they_say(name: str, events: list[dict[str, Any]]) -> None:
     support.require_shared()
-    emitter = EventEmitter(new_partial(AZURE_GPT5))
+    emitter = EventEmitter(new_partial(AZURE_GPT5), model=AZURE_GPT5)
     parser = provider.create_parser(AZURE_GPT5, options(), emitter)
     data = rf.wire(events)
     for position in range(0, len(data), 11):

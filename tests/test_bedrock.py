@@ -1,6 +1,6 @@
 """The Bedrock ConverseStream provider, sans-I/O: requests, auth and addressing, and the parser.
 
-Requests are built with ``build_request`` (and signed with ``finalize_request``) and
+Requests are built with ``build_request`` (and signed by their auth step, as the runner does) and
 checked field by field; the parser is fed the shared fixtures in AWS event-stream
 framing at every split point, in small and random pieces, on both twins of the
 decoder, the event buffer and the JSON merger, and its message is checked against
@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import random
+import re
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -30,9 +31,9 @@ from alchemy.models import get_model
 from alchemy.providers import _aws
 from alchemy.providers import bedrock_converse_stream as bedrock
 from alchemy.providers.bedrock_converse_stream import provider
-from alchemy.streaming import StreamOptions, build_options
+from alchemy.streaming import StreamOptions, _prepare, build_options
 from alchemy.testing.eventstream import encode_event, encode_exception, encode_message, with_bad_message_crc
-from alchemy.transport import HttpRequest
+from alchemy.request import HttpRequest
 from alchemy.types import (
     AssistantMessage,
     Context,
@@ -71,14 +72,16 @@ def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]
 
 
 def options(simple: bool = False, model: Model = SONNET, **given: Any) -> StreamOptions:
-    checked = build_options("stream", model, provider, given, simple=simple)
-    return provider.map_simple_options(model, checked) if simple else checked
+    return build_options("stream_simple" if simple else "stream", model, provider, given, simple=simple)
 
 
 def build(context: Context = HELLO, model: Model = SONNET, simple: bool = False, **given: Any) -> HttpRequest:
+    """The request of ``stream`` (or ``stream_simple``), with every check the call makes first."""
     given.setdefault("api_key", TOKEN)
     given.setdefault("region", "us-west-2")
-    return provider.build_request(model, context, options(simple, model, **given))
+    function = "stream_simple" if simple else "stream"
+    _, checked_context, checked, _ = _prepare(function, model, context, given, simple=simple)
+    return provider.build_request(model, checked_context, checked)
 
 
 def body(context: Context = HELLO, model: Model = SONNET, simple: bool = False, **given: Any) -> dict[str, Any]:
@@ -125,7 +128,7 @@ def test_region_from_a_concrete_bedrock_url_when_signing(monkeypatch: pytest.Mon
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY")
     model = dataclasses.replace(SONNET, base_url="https://bedrock-runtime.ca-central-1.amazonaws.com")
     request = provider.build_request(model, HELLO, options(model=model))
-    signed = provider.finalize_request(model, options(model=model), _encoded(request))
+    signed = _signed(request)
     assert "/ca-central-1/bedrock/aws4_request" in signed.headers["Authorization"]
 
 
@@ -141,7 +144,7 @@ def test_bearer_token_from_the_option_or_the_environment(monkeypatch: pytest.Mon
     monkeypatch.setenv("AWS_BEARER_TOKEN_BEDROCK", "env-token-1234567890")
     request = provider.build_request(SONNET, HELLO, options(region="us-east-1"))
     assert request.headers["authorization"] == "Bearer env-token-1234567890"
-    assert provider.finalize_request(SONNET, options(region="us-east-1"), request) is request
+    assert request.auth is None  # the token is in the headers: nothing to sign
 
 
 def test_caller_and_model_headers_are_merged() -> None:
@@ -155,7 +158,7 @@ def test_skip_auth_sends_no_credentials(monkeypatch: pytest.MonkeyPatch) -> None
     monkeypatch.setenv("AWS_BEDROCK_SKIP_AUTH", "1")
     request = provider.build_request(SONNET, HELLO, options(region="us-east-1"))
     assert "authorization" not in {name.lower() for name in request.headers}
-    assert provider.finalize_request(SONNET, options(region="us-east-1"), request) is request
+    assert request.auth is None
 
 
 def test_missing_credentials_with_botocore() -> None:
@@ -178,8 +181,16 @@ def test_without_botocore_the_error_names_the_extra_and_the_token(monkeypatch: p
 
 
 def _encoded(request: HttpRequest) -> HttpRequest:
-    """What the runner hands to finalize_request: the body encoded to bytes."""
-    return HttpRequest(request.method, request.url, dict(request.headers), orjson.dumps(request.body), request.secrets)
+    """What the runner hands to the auth step: the body encoded to bytes."""
+    return HttpRequest(
+        request.method, request.url, dict(request.headers), orjson.dumps(request.body), request.secrets, request.auth
+    )
+
+
+def _signed(request: HttpRequest) -> HttpRequest:
+    """What the runner sends for one attempt: the encoded request, through the request's auth step."""
+    assert request.auth is not None, "a SigV4 request carries its signer as its auth step"
+    return request.auth.apply(_encoded(request))
 
 
 def test_sigv4_signs_the_exact_body_bytes(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -190,19 +201,20 @@ def test_sigv4_signs_the_exact_body_bytes(monkeypatch: pytest.MonkeyPatch) -> No
     monkeypatch.setenv("AWS_SESSION_TOKEN", "session-token-0123456789")
     given = options(region="eu-west-1")
     request = provider.build_request(SONNET, HELLO, given)
-    assert "authorization" not in {name.lower() for name in request.headers}, "signed only in finalize_request"
+    assert "authorization" not in {name.lower() for name in request.headers}, "signed only by the auth step"
+    assert request.auth is not None
     replaced = HttpRequest(request.method, request.url, dict(request.headers), b'{"messages":[],"replaced":true}')
-    signed = provider.finalize_request(SONNET, given, replaced)
+    signed = request.auth.apply(replaced)
     assert signed.body == b'{"messages":[],"replaced":true}'
     assert signed.headers["X-Amz-Security-Token"] == "session-token-0123456789"
     assert secret in signed.secrets and "session-token-0123456789" in signed.secrets
     assert secret not in repr(signed) and "session-token-0123456789" not in repr(signed)
     verify_sigv4("POST", signed.url, signed.headers, signed.body, secret, "eu-west-1")
     # A changed body gives another signature: the hash of the bytes is signed.
-    other = provider.finalize_request(SONNET, given, _encoded(request))
+    other = _signed(request)
     assert other.headers["Authorization"].rsplit("=", 1)[1] != signed.headers["Authorization"].rsplit("=", 1)[1]
     # Signing again replaces the earlier signature headers.
-    again = provider.finalize_request(SONNET, given, signed)
+    again = request.auth.apply(signed)
     assert [name for name in again.headers if name.lower() == "authorization"] == ["Authorization"]
 
 
@@ -217,7 +229,7 @@ def test_sigv4_with_a_profile_from_the_shared_files(monkeypatch: pytest.MonkeyPa
     given = options(profile="work")
     request = provider.build_request(SONNET, HELLO, given)
     assert request.url.startswith("https://bedrock-runtime.sa-east-1.amazonaws.com/")
-    signed = provider.finalize_request(SONNET, given, _encoded(request))
+    signed = _signed(request)
     assert "Credential=AKIDPROFILE/" in signed.headers["Authorization"]
     verify_sigv4("POST", signed.url, signed.headers, signed.body, "profile-secret-123", "sa-east-1")
 
@@ -408,7 +420,8 @@ def test_budget_thinking_for_claude() -> None:
         "thinking": {"type": "enabled", "budget_tokens": 8192},
         "anthropic_beta": ["interleaved-thinking-2025-05-14"],
     }
-    assert sent["inferenceConfig"] == {"maxTokens": 20000}, "no temperature with thinking"
+    # max_tokens is room for the answer: the budget goes on top of it (as on the Anthropic API).
+    assert sent["inferenceConfig"] == {"maxTokens": 20000 + 8192}, "no temperature with thinking"
     no_beta = body(reasoning="low", thinking_budgets={"low": 3000}, interleaved_thinking=False)
     assert no_beta["additionalModelRequestFields"] == {"thinking": {"type": "enabled", "budget_tokens": 3000}}
     # Without max_tokens, room is left beyond the budget (Bedrock's default may be smaller than it).
@@ -433,11 +446,17 @@ def test_thinking_only_for_reasoning_claude_models() -> None:
 
 
 @pytest.mark.parametrize(
-    ("name", "value"),
-    [("reasoning", "huge"), ("thinking_budgets", {"low": -1}), ("interleaved_thinking", "yes"), ("region", ""), ("profile", 3)],
+    ("name", "value", "error"),
+    [
+        ("reasoning", "huge", ValueError),
+        ("thinking_budgets", {"low": -1}, ValueError),
+        ("interleaved_thinking", "yes", TypeError),
+        ("region", "", ValueError),
+        ("profile", 3, TypeError),
+    ],
 )
-def test_bad_own_options(name: str, value: Any) -> None:
-    with pytest.raises(ValueError, match=f"option {name} must"):
+def test_bad_own_options(name: str, value: Any, error: type[Exception]) -> None:
+    with pytest.raises(error, match=f"option {re.escape(name)}(\\[.*\\])? must"):
         build(**{name: value})
 
 
@@ -676,3 +695,52 @@ def test_malformed_json_in_a_frame_is_interrupted() -> None:
     _, message = parse(wire)
     assert "sent a contentBlockDelta event whose JSON does not parse" in (message.error_message or "")
     assert isinstance(StreamInterruptedError("x"), ProviderError)
+
+
+# --------------------------------------------------------------------------- parity with the Anthropic API
+
+PAIRS = [
+    ("claude-sonnet-4-5", "anthropic.claude-sonnet-4-5-20250929-v1:0"),
+    ("claude-opus-4-5", "anthropic.claude-opus-4-5-20251101-v1:0"),
+    ("claude-opus-4-6", "anthropic.claude-opus-4-6-v1"),
+    ("claude-sonnet-4-6", "anthropic.claude-sonnet-4-6"),
+    ("claude-opus-4-7", "anthropic.claude-opus-4-7"),
+]
+
+
+@pytest.mark.parametrize("level", ["off", "minimal", "low", "medium", "high", "xhigh", "max"])
+@pytest.mark.parametrize(("anthropic_id", "bedrock_id"), PAIRS)
+def test_claude_thinking_is_the_same_on_anthropic_and_bedrock(anthropic_id: str, bedrock_id: str, level: str) -> None:
+    from alchemy.providers.anthropic_messages import provider as anthropic
+
+    direct = get_model("anthropic", anthropic_id)
+    _, context, checked, _ = _prepare("stream", direct, HELLO, {"api_key": "k", "reasoning": level}, simple=False)
+    wanted = anthropic.build_request(direct, context, checked).body
+    fields = body(model=get_model("amazon-bedrock", bedrock_id), reasoning=level).get("additionalModelRequestFields", {})
+    assert fields.get("thinking") == wanted.get("thinking")
+    assert fields.get("output_config") == wanted.get("output_config")
+    sent = body(model=get_model("amazon-bedrock", bedrock_id), reasoning=level)
+    assert sent["inferenceConfig"]["maxTokens"] == wanted["max_tokens"]
+
+
+def test_stop_top_p_top_k_metadata_and_extra_body() -> None:
+    sent = body(stop=["x"], top_p=0.9, top_k=20, metadata={"k": "v"}, extra_body={"additionalModelRequestFields": {"a": 1}})
+    assert sent["inferenceConfig"]["stopSequences"] == ["x"] and sent["inferenceConfig"]["topP"] == 0.9
+    assert sent["additionalModelRequestFields"] == {"top_k": 20, "a": 1}
+    assert sent["requestMetadata"] == {"k": "v"}
+    with pytest.raises(ValueError, match="top_k is taken by Claude models on Bedrock only"):
+        build(model=NOVA, top_k=3)
+
+
+def test_thinking_refuses_top_k_low_top_p_and_forced_tools_at_the_call() -> None:
+    context = Context(messages=[UserMessage("hi")], tools=[WEATHER])
+    for given, error in (
+        ({"top_k": 3}, "top_k cannot be combined with thinking"),
+        ({"top_p": 0.8}, "top_p must be between 0.95 and 1"),
+        ({"tool_choice": {"name": "get_weather"}}, "forces a tool call"),
+    ):
+        with pytest.raises(ValueError, match=error):
+            build(context, reasoning="low", **given)
+        assert "thinking" not in body(context, reasoning="off", **given).get("additionalModelRequestFields", {})
+    allowed = body(context, reasoning="low", top_p=0.97, temperature=0.3)
+    assert allowed["inferenceConfig"]["topP"] == 0.97 and "temperature" not in allowed["inferenceConfig"]

@@ -241,3 +241,148 @@ def test_missing_region_and_credentials_end_with_a_clear_error(server: ReplaySer
     message = alchemy.complete(SONNET, CONTEXT, region="us-east-1")
     assert message.stop_reason == "error" and "AWS credentials" in (message.error_message or "")
     assert server.requests == []
+
+
+# --------------------------------------------------------------------------- options on the wire
+
+OPUS_46 = get_model("amazon-bedrock", "anthropic.claude-opus-4-6-v1")
+OPUS_47 = get_model("amazon-bedrock", "anthropic.claude-opus-4-7")
+NOVA = get_model("amazon-bedrock", "amazon.nova-pro-v1:0")
+HELLO = Context(messages=[UserMessage("Hello")])
+
+
+@pytest.fixture(scope="module")
+def bundled() -> Iterator[ReplayServer]:
+    """One server answering every request with the bundled Bedrock recording."""
+    with ReplayServer() as replay:
+        yield replay
+
+
+def sent(server: ReplayServer, model: Model = SONNET, context: Context = CONTEXT, **options: Any) -> dict[str, Any]:
+    """The body the server received for one ``complete`` call."""
+    before = len(server.requests)
+    message = alchemy.complete(model_on(server, model), context, **FAST, **options)
+    assert message.stop_reason != "error", message.error_message
+    assert len(server.requests) == before + 1
+    body: dict[str, Any] = server.requests[-1].json
+    return body
+
+
+@pytest.mark.parametrize(
+    ("options", "path", "expected"),
+    [
+        ({"stop": "END"}, ("inferenceConfig", "stopSequences"), ["END"]),
+        ({"stop": ["a", "b"]}, ("inferenceConfig", "stopSequences"), ["a", "b"]),
+        ({"top_p": 0.6}, ("inferenceConfig", "topP"), 0.6),
+        ({"temperature": 0.2}, ("inferenceConfig", "temperature"), 0.2),
+        ({"max_tokens": 99}, ("inferenceConfig", "maxTokens"), 99),
+        ({"top_k": 7}, ("additionalModelRequestFields", "top_k"), 7),
+        ({"tool_choice": "auto"}, ("toolConfig", "toolChoice"), {"auto": {}}),
+        ({"tool_choice": "required"}, ("toolConfig", "toolChoice"), {"any": {}}),
+        ({"tool_choice": "any"}, ("toolConfig", "toolChoice"), {"any": {}}),
+        ({"tool_choice": {"name": "weather"}}, ("toolConfig", "toolChoice"), {"tool": {"name": "weather"}}),
+        ({"metadata": {"team": "search", "run": "42"}}, ("requestMetadata",), {"team": "search", "run": "42"}),
+        (
+            {"extra_body": {"inferenceConfig": {"topP": 0.1}, "performanceConfig": {"latency": "optimized"}}},
+            ("performanceConfig",),
+            {"latency": "optimized"},
+        ),
+    ],
+    ids=lambda value: str(value)[:40],
+)
+def test_canonical_options_reach_the_body(
+    bundled: ReplayServer, options: dict[str, Any], path: tuple[str, ...], expected: Any
+) -> None:
+    value: Any = sent(bundled, **options)
+    for key in path:
+        value = value[key]
+    assert value == expected
+
+
+def test_extra_body_is_merged_last_and_extra_headers_win(bundled: ReplayServer) -> None:
+    body = sent(bundled, max_tokens=50, extra_body={"inferenceConfig": {"topP": 0.1}}, extra_headers={"x-trace": "t"})
+    assert body["inferenceConfig"] == {"maxTokens": 50, "topP": 0.1}, "deep-merged, not replaced"
+    assert bundled.requests[-1].headers["x-trace"] == "t"
+
+
+def test_tool_choice_none_sends_no_tools(bundled: ReplayServer) -> None:
+    body = sent(bundled, tool_choice="none")
+    assert "toolConfig" not in body and body["messages"][0]["content"][0] == {"text": CONTEXT.messages[0].content}
+
+
+# Budget models: off -> nothing; levels -> budgets (xhigh and max as high), the interleaved beta. Adaptive
+# models: an effort, clamped to the model's levels (Opus 4.6 has no xhigh: it goes up to max).
+_BETA = ["interleaved-thinking-2025-05-14"]
+LEVELS = [
+    (SONNET, "off", None),
+    (SONNET, "minimal", {"thinking": {"type": "enabled", "budget_tokens": 1024}, "anthropic_beta": _BETA}),
+    (SONNET, "low", {"thinking": {"type": "enabled", "budget_tokens": 2048}, "anthropic_beta": _BETA}),
+    (SONNET, "medium", {"thinking": {"type": "enabled", "budget_tokens": 8192}, "anthropic_beta": _BETA}),
+    (SONNET, "high", {"thinking": {"type": "enabled", "budget_tokens": 16384}, "anthropic_beta": _BETA}),
+    (SONNET, "xhigh", {"thinking": {"type": "enabled", "budget_tokens": 16384}, "anthropic_beta": _BETA}),
+    (SONNET, "max", {"thinking": {"type": "enabled", "budget_tokens": 16384}, "anthropic_beta": _BETA}),
+    (OPUS_46, "off", None),
+    (OPUS_46, "minimal", {"thinking": {"type": "adaptive"}, "output_config": {"effort": "low"}}),
+    (OPUS_46, "low", {"thinking": {"type": "adaptive"}, "output_config": {"effort": "low"}}),
+    (OPUS_46, "medium", {"thinking": {"type": "adaptive"}, "output_config": {"effort": "medium"}}),
+    (OPUS_46, "high", {"thinking": {"type": "adaptive"}, "output_config": {"effort": "high"}}),
+    (OPUS_46, "xhigh", {"thinking": {"type": "adaptive"}, "output_config": {"effort": "max"}}),
+    (OPUS_46, "max", {"thinking": {"type": "adaptive"}, "output_config": {"effort": "max"}}),
+    (OPUS_47, "off", None),
+    (OPUS_47, "xhigh", {"thinking": {"type": "adaptive"}, "output_config": {"effort": "xhigh"}}),
+    (OPUS_47, "max", {"thinking": {"type": "adaptive"}, "output_config": {"effort": "max"}}),
+    (NOVA, "high", None),  # not Claude: the level is not sent
+]
+
+
+@pytest.mark.parametrize("simple", [False, True], ids=["complete", "complete_simple"])
+@pytest.mark.parametrize(("model", "level", "fields"), LEVELS, ids=lambda v: getattr(v, "id", str(v)))
+def test_every_reasoning_level_on_the_wire(
+    bundled: ReplayServer, model: Model, level: str, fields: Any, simple: bool
+) -> None:
+    call = alchemy.complete_simple if simple else alchemy.complete
+    before = len(bundled.requests)
+    message = call(model_on(bundled, model), HELLO, **FAST, reasoning=level)
+    assert message.stop_reason != "error", message.error_message
+    assert len(bundled.requests) == before + 1
+    body = bundled.requests[-1].json
+    assert body.get("additionalModelRequestFields") == fields
+    room = min(model.max_tokens, 32000)
+    budget = fields["thinking"].get("budget_tokens", 0) if fields else 0
+    assert body["inferenceConfig"]["maxTokens"] == min(room + budget, model.max_tokens)
+
+
+@pytest.mark.parametrize(
+    ("model", "options", "error"),
+    [
+        (SONNET, {"region": ""}, ValueError),
+        (SONNET, {"region": 5}, TypeError),
+        (SONNET, {"profile": ""}, ValueError),
+        (SONNET, {"interleaved_thinking": "on"}, TypeError),
+        (SONNET, {"tool_choice": "sometimes"}, ValueError),
+        (SONNET, {"tool_choice": {"name": "not_a_tool"}}, ValueError),
+        (SONNET, {"stop": [""]}, ValueError),
+        (SONNET, {"top_p": -0.1}, ValueError),
+        (SONNET, {"metadata": {"run": 42}}, TypeError),
+        (SONNET, {"extra_body": "{}"}, TypeError),
+        (SONNET, {"user": "u-1"}, TypeError),  # Converse has no end-user field
+        (SONNET, {"parallel_tool_calls": False}, TypeError),  # nor a parallel-calls switch
+        (SONNET, {"seed": 3}, TypeError),
+        (NOVA, {"top_k": 5}, ValueError),  # top_k goes to Claude only
+        (SONNET, {"reasoning": "low", "top_k": 5}, ValueError),
+        (SONNET, {"reasoning": "low", "top_p": 0.5}, ValueError),
+        (SONNET, {"reasoning": "low", "tool_choice": "required"}, ValueError),
+        (SONNET, {"reasoning": "low", "thinking_budgets": {"low": 100}}, ValueError),
+        (dataclasses.replace(SONNET, max_tokens=1500), {"reasoning": "high"}, ValueError),  # no room to think
+    ],
+    ids=lambda value: str(value)[:40],
+)
+def test_bad_options_raise_before_stream_returns(
+    bundled: ReplayServer, model: Model, options: dict[str, Any], error: type[Exception]
+) -> None:
+    before = len(bundled.requests)
+    with pytest.raises(error):
+        alchemy.stream(model_on(bundled, model), CONTEXT, **{**FAST, **options})
+    with pytest.raises(error):
+        alchemy.astream(model_on(bundled, model), CONTEXT, **{**FAST, **options})
+    assert len(bundled.requests) == before, "no request reached the server"

@@ -139,3 +139,46 @@ def test_negative_or_excess_reasoning_is_clamped() -> None:
     prices = ModelCost(input=1.0, output=1.0, reasoning=10.0)
     cost = calculate_cost(model(prices), Usage(output=100, reasoning=500))  # reasoning cannot exceed output
     assert cost.output == pytest.approx(100 * 10.0 / M)
+
+
+# --------------------------------------------------------------------------- one-hour cache writes
+
+
+def test_one_hour_cache_writes_pay_twice_the_input_price() -> None:
+    cost = calculate_cost(model(SONNET_LIKE), Usage(input=10, cache_write=4_000, cache_write_1h=1_000))
+    assert cost.cache_write == pytest.approx(3_000 * 3.75 / M + 1_000 * 2 * 3.0 / M)
+    assert cost.total == pytest.approx(10 * 3.0 / M + (cost.cache_write or 0.0))
+
+
+def test_one_hour_rate_corrects_the_five_minute_price_that_was_37_5_percent_low() -> None:
+    one_hour = calculate_cost(model(SONNET_LIKE), Usage(cache_write=10_000, cache_write_1h=10_000)).cache_write
+    five_minute = calculate_cost(model(SONNET_LIKE), Usage(cache_write=10_000)).cache_write
+    assert one_hour == pytest.approx(10_000 * 6.0 / M)
+    assert five_minute == pytest.approx((one_hour or 0.0) * (1 - 0.375))
+
+
+def test_one_hour_writes_take_the_tier_input_price() -> None:
+    # prompt 150_000 + 60_000 = 210_000 > 200_000: the tier's input price (6.0) doubles to 12.0
+    cost = calculate_cost(model(SONNET_LIKE), Usage(input=150_000, cache_write=60_000, cache_write_1h=60_000))
+    assert cost.cache_write == pytest.approx(60_000 * 12.0 / M)
+
+
+def test_one_hour_writes_are_capped_at_the_cache_writes() -> None:
+    cost = calculate_cost(model(SONNET_LIKE), Usage(cache_write=100, cache_write_1h=500))
+    assert cost.cache_write == pytest.approx(100 * 6.0 / M)
+
+
+def test_one_hour_writes_without_an_input_price_are_unknown() -> None:
+    prices = ModelCost(output=1.0, cache_write=1.25)
+    cost = calculate_cost(model(prices), Usage(cache_write=100, cache_write_1h=40))
+    assert cost.cache_write is None and cost.total is None
+    assert calculate_cost(model(prices), Usage(cache_write=100)).cache_write == pytest.approx(100 * 1.25 / M)
+
+
+def test_registry_claude_cache_write_price_is_the_five_minute_rate() -> None:
+    """The rule rests on models.dev's cache-write price being 1.25x input (Anthropic's 5-minute rate)."""
+    sonnet = get_model("anthropic", "claude-sonnet-4-5")
+    prices = sonnet.cost
+    assert prices.input is not None and prices.cache_write == pytest.approx(prices.input * 1.25)
+    cost = calculate_cost(sonnet, Usage(cache_write=M, cache_write_1h=M))
+    assert cost.cache_write == pytest.approx(prices.input * 2)

@@ -454,3 +454,34 @@ def test_a_wrong_delta_type_loses_no_text() -> None:
     with pytest.raises(TypeError):
         emitter.thinking_delta(3)  # type: ignore[arg-type]
     assert emitter.message.content[1].thinking == "also kept"  # type: ignore[union-attr]
+
+
+# -- what parsers read through the emitter -----------------------------------
+
+
+def test_open_block_and_tool_calls_as_parsers_see_them(make_emitter: Callable[..., EventEmitter]) -> None:
+    emitter = make_emitter()
+    assert emitter.open_block is None and not emitter.has_tool_calls
+    emitter.text_delta("Hi")
+    assert emitter.open_block is emitter.message.content[0]
+    emitter.tool_call_start("call_1", "get")
+    block = emitter.open_block
+    assert isinstance(block, ToolCall) and block.id == "call_1" and emitter.has_tool_calls
+    emitter.tool_call_end()
+    assert emitter.open_block is None and emitter.has_tool_calls
+
+
+def test_stop_reason_and_response_id_as_recorded(make_emitter: Callable[..., EventEmitter]) -> None:
+    emitter = make_emitter()
+    assert emitter.stop_reason == "stop" and emitter.response_id is None
+    emitter.set_stop_reason("length")
+    emitter.set_response_id("resp_1")
+    assert emitter.stop_reason == "length" and emitter.response_id == "resp_1"
+
+
+def test_a_thinking_signature_can_mark_the_block_redacted(make_emitter: Callable[..., EventEmitter]) -> None:
+    emitter = make_emitter()
+    emitter.thinking_start("enc-", redacted=False)
+    emitter.set_thinking_signature("more", append=True, redacted=True)
+    block = emitter.message.content[0]
+    assert isinstance(block, ThinkingContent) and block.redacted and block.thinking_signature == "enc-more"

@@ -35,6 +35,7 @@ from hypothesis import strategies as st
 from google_oracle import expected_from_fixture, expected_from_payloads, fixture_payloads, wire_bytes
 from protocol_checks import run_parser
 
+import alchemy
 from alchemy import emitter as emitter_module
 from alchemy.api_registry import get_api
 from alchemy.emitter import EventEmitter, new_partial
@@ -49,7 +50,7 @@ from alchemy.providers._google_stream import FINISH_REASON_ERRORS, USAGE_STEP
 from alchemy.providers.google_generative_ai import provider as gemini
 from alchemy.providers.google_vertex import provider as vertex
 from alchemy.streaming import StreamOptions, build_options
-from alchemy.transport import HttpRequest
+from alchemy.request import HttpRequest
 from alchemy.types import (
     AssistantMessage,
     Context,
@@ -57,6 +58,7 @@ from alchemy.types import (
     Model,
     TextContent,
     ThinkingContent,
+    TokenLogprob,
     Tool,
     ToolCall,
     ToolResultMessage,
@@ -380,41 +382,134 @@ def test_no_thinking_config_unless_asked_or_for_models_without_reasoning() -> No
     assert "generationConfig" not in body(model=plain, thinking_enabled=True, thinking_budget=100)
 
 
+def checked(model: Model = FLASH_3, context: Context = HELLO, **given: Any) -> None:
+    """What a call checks before it returns a stream (options, then the provider's check_request)."""
+    provider = vertex if model.api == "google-vertex" else gemini
+    options = build_options("stream", model, provider, {"api_key": KEY, **given}, simple=False)
+    provider.check_request(model, context, options)
+
+
+def test_thinking_level_in_any_case_is_sent_upper_case() -> None:
+    assert options(FLASH_3, thinking_level="HIGH").provider_options["thinking_level"] == "high"
+    assert body(model=FLASH_3, thinking_level="Medium")["generationConfig"]["thinkingConfig"]["thinkingLevel"] == "MEDIUM"
+
+
 @pytest.mark.parametrize(
-    ("given", "error", "match"),
+    ("model", "given", "error", "match"),
     [
-        ({"thinking_level": "extreme"}, ValueError, "thinking_level must be one of"),
-        ({"thinking_budget": -2}, ValueError, "thinking_budget must be -1"),
-        ({"thinking_budget": "10"}, TypeError, "thinking_budget must be an int"),
-        ({"thinking_enabled": "yes"}, TypeError, "thinking_enabled must be a bool"),
-        ({"thinking_budget": 10, "thinking_level": "low"}, ValueError, "cannot be combined"),
-        ({"tool_choice": "sometimes"}, ValueError, "tool_choice must be"),
-        ({"tool_choice": {"type": "tool"}}, ValueError, "tool_choice must be"),
-        ({"tool_schema": "xml"}, ValueError, "tool_schema must be 'json_schema' or 'openapi'"),
+        (FLASH_3, {"thinking_level": "extreme"}, ValueError, "option thinking_level must be one of"),
+        (FLASH_3, {"thinking_level": 3}, ValueError, "option thinking_level must be one of"),
+        (FLASH_3, {"thinking_budget": -2}, ValueError, "option thinking_budget must be an int >= -1, got -2"),
+        (FLASH_3, {"thinking_budget": "10"}, TypeError, "option thinking_budget must be an int, got str"),
+        (FLASH_3, {"thinking_enabled": "yes"}, TypeError, "option thinking_enabled must be True or False"),
+        (FLASH_3, {"thinking_budget": 10, "thinking_level": "low"}, ValueError, "cannot be combined"),
+        (FLASH_3, {"tool_choice": "sometimes"}, ValueError, "option tool_choice must be"),
+        (FLASH_3, {"tool_choice": {"type": "tool"}}, ValueError, "option tool_choice must be"),
+        (FLASH_3, {"tool_schema": "xml"}, ValueError, "option tool_schema must be one of 'json_schema', 'openapi'"),
+        (FLASH_3, {"logprobs": False, "top_logprobs": 3}, ValueError, "top_logprobs=3 .* logprobs=False"),
+        (FLASH_3, {"top_logprobs": 21}, ValueError, "option top_logprobs must be an int >= 0 and <= 20"),
+        (FLASH_3, {"metadata": {"team": "a"}}, TypeError, "option 'metadata' cannot be sent to api 'google-generative-ai'"),
+        (FLASH_3, {"parallel_tool_calls": True}, TypeError, "option 'parallel_tool_calls' cannot be sent"),
+        (FLASH_3, {"thinking_level": "medium"}, None, None),
+        (dataclasses.replace(FLASH_3, id="gemini-3-pro-preview", reasoning_options=()), {"thinking_level": "medium"},
+         ValueError, "thinking_level must be one of 'low', 'high' for model"),
+        (PRO_31, {"thinking_level": "minimal"}, ValueError, "one of 'low', 'medium', 'high' for model"),
+        (FLASH_25, {"thinking_level": "low"}, ValueError, "thinking_level is for Gemini 3 models; .* takes thinking_budget"),
+        (PRO_25, {"thinking_budget": 0}, ValueError, "thinking_budget=0 turns thinking off, which model .* cannot do"),
+        (PRO_25, {"thinking_budget": 64}, ValueError, r"-1 \(dynamic\) or 128 to 32768 tokens for model google/gemini-2.5-pro"),
+        (FLASH_25, {"thinking_budget": 30000}, ValueError, r"-1 \(dynamic\), 0 \(off\) or 0 to 24576 tokens"),
+        (FLASH_25, {"thinking_budget": 0}, None, None),
+        (PRO_25, {"thinking_budget": -1}, None, None),
+        (dataclasses.replace(FLASH_25, compat={"tool_schema": "yaml"}), {}, ValueError, r"compat\['tool_schema'\]"),
     ],
 )
-def test_bad_options_are_clear_errors(given: dict[str, Any], error: type[Exception], match: str) -> None:
+def test_bad_options_raise_at_the_call(
+    model: Model, given: dict[str, Any], error: type[Exception] | None, match: str | None
+) -> None:
+    if error is None:
+        checked(model, **given)
+        return
     with pytest.raises(error, match=match):
-        build(Context(messages=[UserMessage("q")], tools=[WEATHER]), FLASH_3, **given)
+        checked(model, **given)
 
 
+def test_canonical_options_go_to_the_generation_config() -> None:
+    config = body(
+        stop="END", top_p=0.9, top_k=40, seed=7, presence_penalty=0.5, frequency_penalty=-0.25, max_tokens=64
+    )["generationConfig"]
+    assert config == {
+        "maxOutputTokens": 64,
+        "stopSequences": ["END"],
+        "topP": 0.9,
+        "topK": 40,
+        "seed": 7,
+        "presencePenalty": 0.5,
+        "frequencyPenalty": -0.25,
+    }
+    assert body(stop=["a", "b"])["generationConfig"] == {"stopSequences": ["a", "b"]}
+
+
+@pytest.mark.parametrize(
+    ("given", "sent"),
+    [
+        ({"logprobs": True}, {"responseLogprobs": True}),
+        ({"logprobs": True, "top_logprobs": 5}, {"responseLogprobs": True, "logprobs": 5}),
+        ({"top_logprobs": 3}, {"responseLogprobs": True, "logprobs": 3}),
+        ({"top_logprobs": 0}, {"responseLogprobs": True}),
+        ({"logprobs": False}, None),
+    ],
+)
+def test_logprobs(given: dict[str, Any], sent: dict[str, Any] | None) -> None:
+    assert body(**given).get("generationConfig") == sent
+
+
+def test_extra_body_is_merged_last_and_extra_headers_win() -> None:
+    request = build(
+        temperature=0.5,
+        headers={"x-team": "a"},
+        extra_headers={"X-Team": "b", "x-extra": "1"},
+        extra_body={"generationConfig": {"temperature": 0.1, "candidateCount": 1}, "cachedContent": "c/1"},
+    )
+    assert request.body["generationConfig"] == {"temperature": 0.1, "candidateCount": 1}
+    assert request.body["cachedContent"] == "c/1"
+    assert request.headers["X-Team"] == "b" and "x-team" not in request.headers and request.headers["x-extra"] == "1"
+    assert request.headers["x-goog-api-key"] == KEY
+
+
+def _thinking(level: str, include: bool = True, budget: int | None = None) -> dict[str, Any]:
+    if budget is not None:
+        return {"includeThoughts": include, "thinkingBudget": budget}
+    return {"includeThoughts": include, "thinkingLevel": level}
+
+
+FLASH_LITE_25 = get_model("google", "gemini-2.5-flash-lite")
 SIMPLE_CASES = [
     (FLASH_3, None, None),
-    (FLASH_3, "minimal", {"thinkingLevel": "MINIMAL"}),
-    (FLASH_3, "medium", {"thinkingLevel": "MEDIUM"}),
-    (FLASH_3, "xhigh", {"thinkingLevel": "HIGH"}),
-    (PRO_31, "minimal", {"thinkingLevel": "LOW"}),
-    (PRO_31, "low", {"thinkingLevel": "LOW"}),
-    (PRO_31, "medium", {"thinkingLevel": "HIGH"}),
-    (PRO_31, "xhigh", {"thinkingLevel": "HIGH"}),
-    (PRO_25, "minimal", {"thinkingBudget": 128}),
-    (PRO_25, "low", {"thinkingBudget": 2048}),
-    (PRO_25, "medium", {"thinkingBudget": 8192}),
-    (PRO_25, "high", {"thinkingBudget": 32768}),
-    (FLASH_25, "high", {"thinkingBudget": 24576}),
-    (FLASH_25, "xhigh", {"thinkingBudget": 24576}),
-    (get_model("google", "gemini-flash-latest"), "low", {"thinkingBudget": -1}),
-    (VERTEX_FLASH, "medium", {"thinkingBudget": 8192}),
+    (FLASH_3, "off", _thinking("MINIMAL", include=False)),
+    (FLASH_3, "minimal", _thinking("MINIMAL")),
+    (FLASH_3, "medium", _thinking("MEDIUM")),
+    (FLASH_3, "xhigh", _thinking("HIGH")),
+    (FLASH_3, "max", _thinking("HIGH")),
+    (PRO_31, "off", _thinking("LOW", include=False)),
+    (PRO_31, "minimal", _thinking("LOW")),
+    (PRO_31, "low", _thinking("LOW")),
+    (PRO_31, "medium", _thinking("MEDIUM")),
+    (PRO_31, "xhigh", _thinking("HIGH")),
+    (PRO_31, "max", _thinking("HIGH")),
+    (PRO_25, "minimal", _thinking("", budget=128)),
+    (PRO_25, "low", _thinking("", budget=2048)),
+    (PRO_25, "medium", _thinking("", budget=8192)),
+    (PRO_25, "high", _thinking("", budget=32768)),
+    (PRO_25, "max", _thinking("", budget=32768)),
+    (FLASH_25, "off", _thinking("", include=False, budget=0)),
+    (FLASH_25, "minimal", _thinking("", budget=128)),
+    (FLASH_25, "high", _thinking("", budget=24576)),
+    (FLASH_25, "xhigh", _thinking("", budget=24576)),
+    (FLASH_LITE_25, "off", _thinking("", include=False, budget=0)),
+    (FLASH_LITE_25, "minimal", _thinking("", budget=512)),
+    (get_model("google", "gemini-flash-latest"), "low", _thinking("", budget=-1)),
+    (VERTEX_FLASH, "off", _thinking("", include=False, budget=0)),
+    (VERTEX_FLASH, "medium", _thinking("", budget=8192)),
 ]
 
 
@@ -422,16 +517,27 @@ SIMPLE_CASES = [
 def test_stream_simple_levels(model: Model, level: str | None, thinking: dict[str, Any] | None) -> None:
     where = {"project": "p", "location": "us-central1"} if model.api == "google-vertex" else {}
     config = body(model=model, simple=True, reasoning=level, api_key=KEY, **where)["generationConfig"]
-    expected = None if thinking is None else {"includeThoughts": True, **thinking}
-    assert config.get("thinkingConfig") == expected
+    assert config.get("thinkingConfig") == thinking
     assert config["maxOutputTokens"] == min(model.max_tokens, 32000)
+
+
+def test_off_raises_at_the_call_where_thinking_cannot_be_turned_off() -> None:
+    for simple in (True, False):
+        with pytest.raises(ValueError, match="reasoning 'off' is not available for model google/gemini-2.5-pro"):
+            options(PRO_25, simple=simple, reasoning="off")
 
 
 def test_stream_simple_custom_budgets_and_explicit_options_win() -> None:
     config = body(model=PRO_25, simple=True, reasoning="low", thinking_budgets={"low": 999})["generationConfig"]
     assert config["thinkingConfig"]["thinkingBudget"] == 999
-    config = body(model=PRO_25, simple=True, reasoning="low", thinking_budget=5, max_tokens=100)["generationConfig"]
-    assert config == {"maxOutputTokens": 100, "thinkingConfig": {"includeThoughts": True, "thinkingBudget": 5}}
+    config = body(model=PRO_25, simple=True, reasoning="low", thinking_budget=256, max_tokens=100)["generationConfig"]
+    assert config == {"maxOutputTokens": 100, "thinkingConfig": {"includeThoughts": True, "thinkingBudget": 256}}
+    config = body(model=FLASH_3, reasoning="high", thinking_level="low")["generationConfig"]
+    assert config["thinkingConfig"] == {"includeThoughts": True, "thinkingLevel": "LOW"}
+    config = body(model=FLASH_3, reasoning="high", thinking_enabled=False)["generationConfig"]
+    assert config["thinkingConfig"] == {"includeThoughts": False, "thinkingLevel": "HIGH"}
+    with pytest.raises(ValueError, match=r"thinking_budgets\['low'\] must be between 128 and 32768"):
+        options(PRO_25, reasoning="low", thinking_budgets={"low": 5})
     plain = dataclasses.replace(FLASH_25, reasoning=False)
     assert "thinkingConfig" not in body(model=plain, simple=True, reasoning="high")["generationConfig"]
 
@@ -486,8 +592,9 @@ def test_tool_choice(choice: Any, config: dict[str, Any]) -> None:
 
 def test_tool_choice_without_tools_or_with_an_unknown_tool() -> None:
     assert "toolConfig" not in body(tool_choice="any")
-    with pytest.raises(ValueError, match="names the tool 'nope'"):
-        build(Context(messages=[UserMessage("q")], tools=[WEATHER]), tool_choice={"type": "tool", "name": "nope"})
+    with pytest.raises(ValueError, match="names tool 'nope', which is not in the context's tools: 'weather'"):
+        alchemy.stream(FLASH_25, Context(messages=[UserMessage("q")], tools=[WEATHER]), api_key=KEY,
+                       tool_choice={"type": "tool", "name": "nope"})
 
 
 # --------------------------------------------------------------------------- schema conversion
@@ -759,6 +866,45 @@ def test_text_thinking_and_signatures_stay_on_their_blocks() -> None:
     )
     assert message.content == [ThinkingContent("Hmm...", "c2ln"), TextContent("Hello world", "bmV3")]
     assert message.stop_reason == "stop"
+
+
+def _with_logprobs(chunk: dict[str, Any], chosen: list[tuple[str, float]], top: list[list[tuple[str, float]]]) -> dict[str, Any]:
+    def candidate(token: str, logprob: float) -> dict[str, Any]:
+        out: dict[str, Any] = {"token": token, "tokenId": 7}
+        if logprob:  # proto JSON leaves a zero out
+            out["logProbability"] = logprob
+        return out
+
+    chunk["candidates"][0]["logprobsResult"] = {
+        "chosenCandidates": [candidate(*pair) for pair in chosen],
+        "topCandidates": [{"candidates": [candidate(*pair) for pair in step]} for step in top],
+    }
+    return chunk
+
+
+def test_logprobs_arrive_on_the_message_step_by_step() -> None:
+    payloads = [
+        _with_logprobs(_chunk({"text": "Hi"}), [("Hi", -0.25)], [[("Hi", -0.25), ("Hello", -1.5)]]),
+        _with_logprobs(_chunk({"text": " there"}, finish="STOP"), [(" there", 0.0)], [[(" there", 0.0)]]),
+    ]
+    message = stream(*payloads)
+    assert message.logprobs == [
+        TokenLogprob("Hi", -0.25, (("Hi", -0.25), ("Hello", -1.5))),
+        TokenLogprob(" there", 0.0, ((" there", 0.0),)),
+    ]
+    expected_from_payloads(payloads).check(message, FLASH_3)
+    chosen_only = stream(_with_logprobs(_chunk({"text": "x"}, finish="STOP"), [("x", -2.0)], []))
+    assert chosen_only.logprobs == [TokenLogprob("x", -2.0)]
+    assert stream(_chunk({"text": "x"}, finish="STOP")).logprobs is None
+    assert AssistantMessage.from_dict(message.to_dict()).logprobs == message.logprobs
+
+
+def test_logprobs_of_an_unexpected_shape_are_a_clear_error() -> None:
+    bad = _chunk({"text": "kept"})
+    bad["candidates"][0]["logprobsResult"] = {"chosenCandidates": [{"token": "kept", "logProbability": "high"}]}
+    message = stream(bad)
+    assert message.stop_reason == "error" and message.text == "kept"
+    assert "logprobs candidate" in (message.error_message or "")
 
 
 def test_a_signature_with_no_open_block_opens_an_empty_one() -> None:
@@ -1123,12 +1269,24 @@ def test_vertex_settings_from_the_environment_global_location_and_publishers(mon
         ({"location": "us central"}, ValueError, "option location is not a valid Vertex AI location"),
         ({"project": "a/b", "location": "us-central1"}, ValueError, "not a valid Vertex AI project"),
         ({"project": 3, "location": "us-central1"}, TypeError, "option project must be a string"),
-        ({"stream_tool_arguments": "yes", "project": "p", "location": "us-central1"}, TypeError, "must be a bool"),
+        ({"stream_tool_arguments": "yes", "project": "p", "location": "us-central1"}, TypeError, "must be True or False"),
+        ({"credentials": "a-key-file.json", "location": "us-central1"}, TypeError, "google-auth credentials object"),
+        ({"metadata": {"Team": "a"}}, ValueError, "metadata key 'Team' is not a Vertex AI label key"),
+        ({"metadata": {"team": "A B"}}, ValueError, r"metadata\['team'\] is not a Vertex AI label value"),
+        ({"metadata": {"team": 1}}, TypeError, r"metadata\['team'\] must be a string"),
+        ({"metadata": {f"k{i}": "" for i in range(65)}}, ValueError, "at most 64, got 65"),
     ],
 )
-def test_vertex_bad_settings(given: dict[str, Any], error: type[Exception], match: str) -> None:
+def test_vertex_bad_settings_raise_at_the_call(given: dict[str, Any], error: type[Exception], match: str) -> None:
     with pytest.raises(error, match=match):
-        vertex.build_request(VERTEX_FLASH, HELLO, vertex_options(api_key=KEY, **given))
+        alchemy.stream(VERTEX_FLASH, HELLO, api_key=KEY, **given)
+
+
+def test_vertex_sends_metadata_as_labels() -> None:
+    labels = {"team": "search", "env": "", "équipe": "été-1"}
+    result = vertex.build_request(VERTEX_FLASH, HELLO, vertex_options(api_key=KEY, metadata=labels)).body
+    assert result["labels"] == labels
+    assert "labels" not in vertex.build_request(VERTEX_FLASH, HELLO, vertex_options(api_key=KEY)).body
 
 
 def test_vertex_without_key_or_location_names_what_is_missing() -> None:
@@ -1190,18 +1348,26 @@ class FakeCredentials:
         headers["authorization"] = f"Bearer {token or self.token}"
 
 
+def authorized(request: HttpRequest) -> HttpRequest:
+    """What the runner sends for one attempt: the request through its auth step."""
+    assert request.auth is not None, "an ADC request carries its credentials as its auth step"
+    return request.auth.apply(request)
+
+
 def test_vertex_with_injected_credentials_refreshes_once_and_redacts_the_token() -> None:
     pytest.importorskip("google.auth")  # a credentials object comes from google-auth
     credentials = FakeCredentials()
     given = vertex_options(credentials=credentials, location="us-central1")
-    first = vertex.build_request(VERTEX_FLASH, HELLO, given)
-    second = vertex.build_request(VERTEX_FLASH, HELLO, given)
+    request = vertex.build_request(VERTEX_FLASH, HELLO, given)
+    assert credentials.refreshes == 0 and "authorization" not in request.headers  # added per attempt
+    first = authorized(request)
+    second = authorized(vertex.build_request(VERTEX_FLASH, HELLO, given))
     assert credentials.refreshes == 1
     assert first.headers["authorization"] == second.headers["authorization"] == "Bearer ya29.fake-1"
     assert "/projects/cred-proj/locations/us-central1/" in first.url
     assert first.secrets == ("ya29.fake-1",) and "ya29.fake-1" not in repr(first)
-    credentials.expiry_at = 0.0  # expired: the next request refreshes
-    assert vertex.build_request(VERTEX_FLASH, HELLO, given).headers["authorization"] == "Bearer ya29.fake-2"
+    credentials.expiry_at = 0.0  # expired: the next attempt refreshes
+    assert authorized(request).headers["authorization"] == "Bearer ya29.fake-2"
     with pytest.raises(MissingConfigurationError, match="a Google Cloud project"):
         vertex.build_request(VERTEX_FLASH, HELLO, vertex_options(credentials=FakeCredentials(None), location="us-central1"))
 
@@ -1217,7 +1383,7 @@ def token_server(tmp_path: Path) -> Iterator[Any]:
 
 
 def test_vertex_application_default_credentials_from_a_service_account(token_server: Any) -> None:
-    request = vertex.build_request(VERTEX_FLASH, HELLO, vertex_options(location="us-central1"))
+    request = authorized(vertex.build_request(VERTEX_FLASH, HELLO, vertex_options(location="us-central1")))
     assert request.headers["authorization"] == "Bearer ya29.from-token-server"
     assert "/projects/sa-project/locations/us-central1/" in request.url  # the project named by the credentials
     assert request.secrets == ("ya29.from-token-server",)

@@ -12,6 +12,11 @@ Then the faults: a connection cut before and after content, Gemini's
 ``UNAVAILABLE`` error inside the 200 stream before and after content, 429 with
 ``retry-after``, 500 and 503, a 400 that is not retried; and Vertex AI with
 Application Default Credentials, whose token refresh runs off the event loop.
+
+Last, the request options: each one either API carries, asserted on the body the
+server recorded; a bad value of each provider option raising before ``stream()``
+returns (no request sent); every reasoning level, ``off`` and ``max`` included; and
+log-probabilities coming back on the message.
 """
 
 from __future__ import annotations
@@ -402,3 +407,148 @@ def test_vertex_streamed_function_call_arguments(server: ReplayServer) -> None:
     expected_from_fixture(path).check(message, VERTEX)
     assert server.requests[-1].json["toolConfig"] == {"functionCallingConfig": {"streamFunctionCallArguments": True}}
     assert expected_from_payloads(TEXT_STREAM).stop_reason == "stop"
+
+
+# --------------------------------------------------------------------------- options on the wire
+
+VERTEX_FAST = {**FAST, **VERTEX_WHERE}
+
+# (options, path in the recorded body, value there): each carried option as the Gemini
+# API and Vertex AI documentation name it.
+CARRIED: list[tuple[dict[str, Any], tuple[str | int, ...], Any]] = [
+    ({"stop": "END"}, ("generationConfig", "stopSequences"), ["END"]),
+    ({"top_p": 0.5}, ("generationConfig", "topP"), 0.5),
+    ({"top_k": 5}, ("generationConfig", "topK"), 5),
+    ({"seed": 42}, ("generationConfig", "seed"), 42),
+    ({"frequency_penalty": 0.5}, ("generationConfig", "frequencyPenalty"), 0.5),
+    ({"presence_penalty": -0.5}, ("generationConfig", "presencePenalty"), -0.5),
+    ({"logprobs": True}, ("generationConfig", "responseLogprobs"), True),
+    ({"top_logprobs": 4}, ("generationConfig", "logprobs"), 4),
+    ({"temperature": 0.25}, ("generationConfig", "temperature"), 0.25),
+    ({"max_tokens": 99}, ("generationConfig", "maxOutputTokens"), 99),
+    ({"tool_choice": "auto"}, ("toolConfig", "functionCallingConfig"), {"mode": "AUTO"}),
+    ({"tool_choice": "none"}, ("toolConfig", "functionCallingConfig"), {"mode": "NONE"}),
+    ({"tool_choice": "required"}, ("toolConfig", "functionCallingConfig"), {"mode": "ANY"}),
+    ({"tool_choice": {"name": "weather"}}, ("toolConfig", "functionCallingConfig"),
+     {"mode": "ANY", "allowedFunctionNames": ["weather"]}),
+    ({"extra_body": {"generationConfig": {"candidateCount": 1}}}, ("generationConfig", "candidateCount"), 1),
+    ({"thinking_level": "HIGH"}, ("generationConfig", "thinkingConfig"), {"includeThoughts": True, "thinkingLevel": "HIGH"}),
+    ({"thinking_budget": 2048}, ("generationConfig", "thinkingConfig"), {"includeThoughts": True, "thinkingBudget": 2048}),
+    ({"thinking_enabled": True}, ("generationConfig", "thinkingConfig"), {"includeThoughts": True}),
+    ({"tool_schema": "openapi"}, ("tools", 0, "functionDeclarations", 0, "parameters", "type"), "OBJECT"),
+]
+VERTEX_CARRIED: list[tuple[dict[str, Any], tuple[str | int, ...], Any]] = [
+    ({"metadata": {"team": "search"}}, ("labels",), {"team": "search"}),
+    ({"stream_tool_arguments": True}, ("toolConfig", "functionCallingConfig"), {"streamFunctionCallArguments": True}),
+]
+
+
+def _at(body: Any, path: tuple[str | int, ...]) -> Any:
+    for key in path:
+        body = body[key]
+    return body
+
+
+@pytest.mark.parametrize(
+    ("api", "given", "path", "sent"),
+    [("gemini", *case) for case in CARRIED] + [("vertex", *case) for case in CARRIED + VERTEX_CARRIED],
+    ids=lambda v: v if isinstance(v, str) else None,
+)
+def test_each_carried_option_reaches_the_body(
+    server: ReplayServer, api: str, given: dict[str, Any], path: tuple[str | int, ...], sent: Any
+) -> None:
+    server.enqueue(Replay(TEXT_STREAM))
+    model, where = (model_on(server), FAST) if api == "gemini" else (model_on(server, VERTEX), VERTEX_FAST)
+    message = alchemy.complete(model, CONTEXT, **where, **given)
+    assert message.stop_reason == "stop", message.error_message
+    assert _at(server.requests[-1].json, path) == sent
+
+
+def test_extra_headers_are_sent_last(server: ReplayServer) -> None:
+    server.enqueue(Replay(TEXT_STREAM))
+    alchemy.complete(model_on(server), CONTEXT, **FAST, headers={"x-team": "a"}, extra_headers={"x-team": "b"})
+    assert server.requests[-1].headers["x-team"] == "b"
+
+
+BAD_OPTIONS: list[tuple[str, dict[str, Any], type[Exception]]] = [
+    ("gemini", {"thinking_enabled": "yes"}, TypeError),
+    ("gemini", {"thinking_budget": -5}, ValueError),
+    ("gemini", {"thinking_level": "ultra"}, ValueError),
+    ("gemini", {"tool_schema": "xml"}, ValueError),
+    ("gemini", {"thinking_level": "low", "thinking_budget": 128}, ValueError),
+    ("gemini", {"metadata": {"team": "a"}}, TypeError),
+    ("gemini", {"project": "p"}, TypeError),
+    ("vertex", {"thinking_level": "ultra"}, ValueError),
+    ("vertex", {"project": 3}, TypeError),
+    ("vertex", {"project": "a/b"}, ValueError),
+    ("vertex", {"location": "us central"}, ValueError),
+    ("vertex", {"credentials": "key.json"}, TypeError),
+    ("vertex", {"stream_tool_arguments": 1}, TypeError),
+    ("vertex", {"metadata": {"Team": "a"}}, ValueError),
+]
+
+
+@pytest.mark.parametrize(("api", "given", "error"), BAD_OPTIONS, ids=lambda v: v if isinstance(v, str) else None)
+@pytest.mark.parametrize("function", ["stream", "astream"])
+def test_a_bad_option_raises_before_the_stream_is_returned(
+    server: ReplayServer, api: str, given: dict[str, Any], error: type[Exception], function: str
+) -> None:
+    server.enqueue(Replay(TEXT_STREAM))
+    model, where = (model_on(server), FAST) if api == "gemini" else (model_on(server, VERTEX), VERTEX_FAST)
+    with pytest.raises(error, match="option"):
+        getattr(alchemy, function)(model, CONTEXT, **{**where, **given})
+    assert server.requests == []
+
+
+# What each level sends, per the table of alchemy.model_facts ("raise": refused at the call).
+FLASH_3 = ("google", "gemini-3-flash-preview")
+PRO_31 = ("google-vertex", "gemini-3.1-pro-preview")
+FLASH_25 = ("google-vertex", "gemini-2.5-flash")
+PRO_25 = ("google", "gemini-2.5-pro")
+LEVELS: dict[tuple[str, str], dict[str, Any]] = {
+    FLASH_3: {"off": "MINIMAL", "minimal": "MINIMAL", "low": "LOW", "medium": "MEDIUM", "high": "HIGH",
+              "xhigh": "HIGH", "max": "HIGH"},
+    PRO_31: {"off": "LOW", "minimal": "LOW", "low": "LOW", "medium": "MEDIUM", "high": "HIGH", "xhigh": "HIGH",
+             "max": "HIGH"},
+    FLASH_25: {"off": 0, "minimal": 128, "low": 2048, "medium": 8192, "high": 24576, "xhigh": 24576, "max": 24576},
+    PRO_25: {"off": "raise", "minimal": 128, "low": 2048, "medium": 8192, "high": 32768, "xhigh": 32768,
+             "max": 32768},
+}
+
+
+@pytest.mark.parametrize(
+    ("where", "level", "sent"),
+    [(where, level, sent) for where, levels in LEVELS.items() for level, sent in levels.items()],
+    ids=lambda v: "/".join(v) if isinstance(v, tuple) else str(v),
+)
+def test_every_reasoning_level_on_the_wire(server: ReplayServer, where: tuple[str, str], level: str, sent: Any) -> None:
+    server.enqueue(Replay(TEXT_STREAM))
+    model = model_on(server, get_model(*where))
+    options = VERTEX_FAST if model.api == "google-vertex" else FAST
+    if sent == "raise":
+        with pytest.raises(ValueError, match="reasoning 'off' is not available"):
+            alchemy.stream(model, CONTEXT, reasoning=level, **options)
+        assert server.requests == []
+        return
+    message = alchemy.complete(model, CONTEXT, reasoning=level, **options)
+    assert message.stop_reason == "stop", message.error_message
+    thinking = server.requests[-1].json["generationConfig"]["thinkingConfig"]
+    field = "thinkingLevel" if isinstance(sent, str) else "thinkingBudget"
+    assert thinking == {"includeThoughts": level != "off", field: sent}
+
+
+def test_logprobs_come_back_on_the_message(server: ReplayServer) -> None:
+    steps = [
+        {"token": f"word{i} ", "logProbability": -0.5 * i} if i else {"token": "word0 "} for i in range(TEXT_EVENTS)
+    ]
+    payloads = [dict(event) for event in TEXT_STREAM]
+    for i, event in enumerate(payloads[:TEXT_EVENTS]):
+        alternatives = [steps[i], {"token": "x", "logProbability": -9.0}]
+        result = {"chosenCandidates": [steps[i]], "topCandidates": [{"candidates": alternatives}]}
+        payloads[i] = {**event, "candidates": [{**event["candidates"][0], "logprobsResult": result}]}
+    server.enqueue(Replay(payloads, chunking="bytes=7"))
+    message = alchemy.complete(model_on(server, VERTEX), CONTEXT, **VERTEX_FAST, top_logprobs=2)
+    expected_from_payloads(payloads).check(message, VERTEX)
+    assert message.logprobs is not None and len(message.logprobs) == TEXT_EVENTS
+    assert message.logprobs[3].token == "word3 " and message.logprobs[3].top[1] == ("x", -9.0)
+    assert server.requests[-1].json["generationConfig"] == {"responseLogprobs": True, "logprobs": 2}

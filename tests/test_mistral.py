@@ -18,6 +18,8 @@ from typing import Any
 
 import orjson
 import pytest
+
+import alchemy
 import support
 from mistral_oracle import expected_from_fixture, wire_bytes
 from protocol_checks import run_parser
@@ -30,7 +32,7 @@ from alchemy.models import get_model
 from alchemy.providers import base as base_module
 from alchemy.providers.mistral_conversations import BRIDGE_TEXT, provider
 from alchemy.streaming import StreamOptions, build_options
-from alchemy.transport import HttpRequest
+from alchemy.request import HttpRequest
 from alchemy.types import (
     AssistantMessage,
     Context,
@@ -63,8 +65,7 @@ def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def options(simple: bool = False, model: Model = SMALL, **given: Any) -> StreamOptions:
     given.setdefault("api_key", KEY)
-    checked = build_options("stream", model, provider, given, simple=simple)
-    return provider.map_simple_options(model, checked) if simple else checked
+    return build_options("stream_simple" if simple else "stream", model, provider, given, simple=simple)
 
 
 def build(context: Context = HELLO, model: Model = SMALL, simple: bool = False, **given: Any) -> HttpRequest:
@@ -258,9 +259,10 @@ def test_thinking_replays_natively_for_the_same_model() -> None:
     [
         ("auto", "auto"),
         ("none", "none"),
-        ("any", "any"),
+        ("any", "required"),
         ("required", "required"),
         ({"type": "function", "function": {"name": "get_weather"}}, {"type": "function", "function": {"name": "get_weather"}}),
+        ({"name": "get_weather"}, {"type": "function", "function": {"name": "get_weather"}}),
         ({"type": "tool", "name": "get_weather"}, {"type": "function", "function": {"name": "get_weather"}}),
     ],
 )
@@ -269,9 +271,9 @@ def test_tool_choice(given: Any, sent: Any) -> None:
 
 
 @pytest.mark.parametrize(("name", "value"), [("tool_choice", "maybe"), ("prompt_mode", "deep"), ("reasoning_effort", "low")])
-def test_bad_own_options(name: str, value: Any) -> None:
+def test_bad_own_options_raise_at_the_call(name: str, value: Any) -> None:
     with pytest.raises(ValueError, match=f"option {name} must"):
-        build(Context(messages=[UserMessage("hi")], tools=[WEATHER]), **{name: value})
+        alchemy.stream(SMALL, Context(messages=[UserMessage("hi")], tools=[WEATHER]), api_key=KEY, **{name: value})
 
 
 def test_reasoning_switches() -> None:
@@ -284,6 +286,41 @@ def test_reasoning_switches() -> None:
     sent = body(model=SMALL, simple=True, reasoning="high")
     assert "prompt_mode" not in sent and "reasoning_effort" not in sent
     assert "prompt_mode" not in body(model=MAGISTRAL, simple=True)
+
+
+def test_reasoning_off() -> None:
+    assert body(model=SMALL_REASONING, reasoning="off")["reasoning_effort"] == "none"
+    assert body(model=SMALL_REASONING, reasoning="max")["reasoning_effort"] == "high"
+    with pytest.raises(ValueError, match="reasoning='off' cannot be honoured"):
+        body(model=MAGISTRAL, reasoning="off")
+    assert "reasoning_effort" not in body(model=SMALL, reasoning="off")  # not a reasoning model: nothing to switch
+
+
+def test_canonical_options_reach_the_body() -> None:
+    sent = body(
+        Context(messages=[UserMessage("hi")], tools=[WEATHER]),
+        stop="END",
+        top_p=0.5,
+        seed=7,
+        frequency_penalty=0.25,
+        presence_penalty=-0.25,
+        parallel_tool_calls=False,
+        extra_body={"safe_prompt": True, "messages": [{"role": "user", "content": "replaced"}]},
+    )
+    assert sent["stop"] == ["END"] and sent["top_p"] == 0.5 and sent["random_seed"] == 7
+    assert sent["frequency_penalty"] == 0.25 and sent["presence_penalty"] == -0.25
+    assert sent["parallel_tool_calls"] is False and sent["safe_prompt"] is True
+    assert sent["messages"] == [{"role": "user", "content": "replaced"}]  # extra_body is merged last
+
+
+def test_extra_headers_win() -> None:
+    request = build(extra_headers={"authorization": "Bearer other", "x-trace": "t"}, headers={"x-trace": "h"})
+    assert request.headers["authorization"] == "Bearer other" and request.headers["x-trace"] == "t"
+
+
+def test_mistral_effort_takes_only_none_and_high() -> None:
+    with pytest.raises(ValueError, match="option reasoning_effort must be one of 'none', 'high'"):
+        options(model=SMALL_REASONING, reasoning_effort="low")
 
 
 # --------------------------------------------------------------------------- the parser

@@ -37,15 +37,15 @@ from alchemy.providers.openai_compat import (
     resolve_compat,
     set_provider_compat,
 )
+from alchemy.options import check_named_tool
 from alchemy.providers.openai_completions import (
     ATTACHED_IMAGES_TEXT,
     IMAGE_ONLY_RESULT_TEXT,
     TOOL_RESULTS_BRIDGE_TEXT,
     provider,
-    supports_xhigh,
 )
 from alchemy.providers.openai_completions_stream import completions_usage, map_finish_reason
-from alchemy.streaming import StreamOptions
+from alchemy.streaming import StreamOptions, build_options
 from alchemy.types import (
     AssistantMessage,
     Context,
@@ -55,6 +55,7 @@ from alchemy.types import (
     ModelCost,
     TextContent,
     ThinkingContent,
+    TokenLogprob,
     Tool,
     ToolCall,
     ToolResultMessage,
@@ -84,10 +85,17 @@ def body_of(model: Model, context: Context | None = None, **options: Any) -> dic
     return request_of(model, context, **options).body  # type: ignore[no-any-return]
 
 
+def checked(model: Model, context: Context, options: dict[str, Any], *, simple: bool = False) -> StreamOptions:
+    """The options as a call checks them (declarations, reasoning level, option combinations)."""
+    opts = build_options("stream", model, provider, options, simple=simple)
+    check_named_tool(opts, context)
+    provider.check_request(model, context, opts)
+    return opts
+
+
 def request_of(model: Model, context: Context | None = None, **options: Any) -> Any:
-    shared = {k: options.pop(k) for k in list(options) if k in StreamOptions.__dataclass_fields__}
-    opts = StreamOptions(**shared, provider_options=options)
-    return provider.build_request(model, context or Context(messages=[UserMessage("hi")]), opts)
+    context = context or Context(messages=[UserMessage("hi")])
+    return provider.build_request(model, context, checked(model, context, options))
 
 
 # --------------------------------------------------------------------------- the parser harness
@@ -115,7 +123,7 @@ def split(data: bytes, how: str) -> list[bytes]:
 
 def run(model: Model, data: bytes, how: str = "event", options: StreamOptions | None = None) -> list[Any]:
     """Feeds ``data`` to a fresh parser the way the runner does; returns every event."""
-    emitter = EventEmitter(new_partial(model))
+    emitter = EventEmitter(new_partial(model), model=model)
     parser = provider.create_parser(model, options or StreamOptions(), emitter)
     emitter.start()
     events: list[Any] = []
@@ -790,6 +798,49 @@ def test_thinking_replay_follows_model_interleaved() -> None:
     assert as_text["content"] == "because" and "reasoning" not in as_text
 
 
+def test_deepseek_replays_reasoning_content_on_every_turn_of_the_model() -> None:
+    """DeepSeek's thinking mode rejects a tool-call turn sent back without its reasoning_content."""
+    model = make_model(provider="deepseek", base_url="https://api.deepseek.com", id="deepseek-reasoner", reasoning=True)
+    thought = _assistant(model, ThinkingContent("look it up", "reasoning_content"), ToolCall("a", "f", {}))
+    silent = _assistant(model, ToolCall("b", "f", {}))
+    answer = AssistantMessage(
+        [ThinkingContent("easy"), TextContent("done")], api=model.api, provider=model.provider, model=model.id
+    )
+    context = Context(
+        messages=[
+            UserMessage("q"),
+            thought,
+            ToolResultMessage("a", "f", [TextContent("r")]),
+            silent,
+            ToolResultMessage("b", "f", [TextContent("r")]),
+            answer,
+            UserMessage("next"),
+        ],
+        tools=[Tool("f", "f")],
+    )
+    sent = [m for m in body_of(model, context, api_key="k")["messages"] if m["role"] == "assistant"]
+    assert [m.get("reasoning_content") for m in sent] == ["look it up", "", "easy"]
+    foreign = AssistantMessage(
+        [ThinkingContent("other model"), ToolCall("c", "f", {})],
+        api="anthropic-messages",
+        provider="anthropic",
+        model="claude-x",
+        stop_reason="toolUse",
+    )
+    context = Context(
+        messages=[UserMessage("q"), foreign, ToolResultMessage("c", "f", [TextContent("r")])], tools=[Tool("f", "f")]
+    )
+    assert body_of(model, context, api_key="k")["messages"][1]["reasoning_content"] == ""
+
+
+def test_qwen_chat_template_is_an_alias() -> None:
+    model = make_model(compat={"thinking_format": "qwen-chat-template"})
+    assert resolve_compat(model).thinking_format == "chat-template"
+    assert resolve_compat(make_model(), overrides={"thinkingFormat": "qwen-chat-template"}).thinking_format == (
+        "chat-template"
+    )
+
+
 def test_thinking_as_text_goes_before_the_answer() -> None:
     model = make_model(compat={"requires_thinking_as_text": True})
     turn = AssistantMessage(
@@ -887,13 +938,17 @@ def test_tool_choice_checks_and_shaping() -> None:
     ("options", "expected"),
     [
         ({"top_p": 0.9}, {"top_p": 0.9}),
+        ({"top_k": 40}, {"top_k": 40}),
         ({"frequency_penalty": -1, "presence_penalty": 1.5}, {"frequency_penalty": -1.0, "presence_penalty": 1.5}),
         ({"seed": 7}, {"seed": 7}),
-        ({"stop": "END"}, {"stop": "END"}),
-        ({"stop": ["a", "b"]}, {"stop": ["a", "b"]}),
+        ({"stop": "END"}, {"stop": ["END"]}),
+        ({"stop": ("a", "b")}, {"stop": ["a", "b"]}),
+        ({"logprobs": True}, {"logprobs": True}),
+        ({"logprobs": False}, {"logprobs": False}),
+        ({"top_logprobs": 3}, {"logprobs": True, "top_logprobs": 3}),
         ({"service_tier": "flex"}, {"service_tier": "flex"}),
         ({"user": "u-1"}, {"user": "u-1"}),
-        ({"metadata": {"user_id": "u-2"}}, {"user": "u-2"}),
+        ({"metadata": {"run": "r-1", "user_id": "u-2"}}, {"metadata": {"run": "r-1", "user_id": "u-2"}}),
         ({"response_format": "json"}, {"response_format": {"type": "json_object"}}),
         (
             {"response_format": {"schema": {"type": "object"}, "name": "out", "strict": True}},
@@ -905,41 +960,88 @@ def test_tool_choice_checks_and_shaping() -> None:
             },
         ),
         ({"prompt_cache_key": "k1"}, {"prompt_cache_key": "k1"}),
-        ({"extra_body": {"top_k": 20, "repetition_penalty": 1.1}}, {"top_k": 20, "repetition_penalty": 1.1}),
+        ({"extra_body": {"repetition_penalty": 1.1}}, {"repetition_penalty": 1.1}),
+        (
+            {"extra_body": {"stream_options": {"continuous_usage_stats": True}}},
+            {"stream_options": {"include_usage": True, "continuous_usage_stats": True}},
+        ),
     ],
 )
-def test_own_options_reach_the_body(options: dict[str, Any], expected: dict[str, Any]) -> None:
+def test_options_reach_the_body(options: dict[str, Any], expected: dict[str, Any]) -> None:
     caps = ModelCapabilities(supports_user=True, supports_json_output=True)
     body = body_of(make_model(capabilities=caps), **options)
     assert {k: body[k] for k in expected} == expected
-    assert "metadata" not in body
+
+
+def test_extra_body_is_merged_last_and_extra_headers_win() -> None:
+    model = make_model(reasoning=True)
+    request = request_of(
+        model,
+        reasoning_effort="low",
+        extra_body={"reasoning_effort": "high", "model": "other"},
+        headers={"X-Tag": "a"},
+        extra_headers={"x-tag": "b"},
+    )
+    assert request.body["reasoning_effort"] == "high" and request.body["model"] == "other"
+    assert request.headers["x-tag"] == "b" and "X-Tag" not in request.headers
 
 
 @pytest.mark.parametrize(
     ("options", "error", "match"),
     [
-        ({"top_p": 1.5}, ValueError, "between 0 and 1"),
-        ({"top_p": "high"}, TypeError, "number"),
-        ({"presence_penalty": 3}, ValueError, "between -2 and 2"),
-        ({"seed": 1.5}, TypeError, "an int"),
-        ({"seed": True}, TypeError, "an int"),
-        ({"stop": []}, TypeError, "non-empty list"),
-        ({"stop": ""}, ValueError, "empty string"),
+        ({"top_p": 1.5}, ValueError, "top_p"),
+        ({"top_p": "high"}, TypeError, "top_p must be a number"),
+        ({"top_k": 0}, ValueError, "top_k"),
+        ({"presence_penalty": 3}, ValueError, "presence_penalty"),
+        ({"seed": 1.5}, TypeError, "seed must be an int"),
+        ({"seed": True}, TypeError, "seed must be an int"),
+        ({"stop": []}, ValueError, "stop"),
+        ({"stop": 5}, TypeError, "stop"),
+        ({"logprobs": "yes"}, TypeError, "logprobs"),
+        ({"top_logprobs": 21}, ValueError, "top_logprobs"),
+        ({"logprobs": False, "top_logprobs": 2}, ValueError, "top_logprobs needs logprobs"),
         ({"parallel_tool_calls": "yes"}, TypeError, "True or False"),
+        ({"metadata": {"count": 1}}, TypeError, "metadata"),
+        ({"reasoning": "ultra"}, ValueError, "reasoning"),
         ({"reasoning_effort": "extreme"}, ValueError, "reasoning_effort must be one of"),
+        ({"reasoning_effort": "max"}, ValueError, "reasoning_effort must be one of"),
+        ({"service_tier": "fast"}, ValueError, "service_tier"),
+        ({"prompt_cache_key": 5}, TypeError, "prompt_cache_key"),
         ({"response_format": "yaml"}, ValueError, "response_format"),
         ({"response_format": {"type": "json_schema", "json_schema": {"name": "x"}}}, ValueError, "schema"),
-        ({"user": ""}, TypeError, "non-empty string"),
+        ({"user": ""}, ValueError, "user"),
         ({"compat": {"supports_magic": True}}, ValueError, "unknown compat flag"),
         ({"compat": {"supports_store": "yes"}}, TypeError, "true or false"),
+        ({"compat": {"reasoning_budget_only": 1}}, TypeError, "true or false"),
         ({"compat": {"max_tokens_field": "limit"}}, ValueError, "max_tokens_field"),
         ({"compat": {"thinking_format": "deep"}}, ValueError, "thinking_format"),
-        ({"extra_body": ["x"]}, TypeError, "mapping"),
+        ({"compat": "fast"}, TypeError, "compat"),
+        ({"extra_body": ["x"]}, TypeError, "extra_body"),
+        ({"extra_headers": {"X": 1}}, TypeError, "extra_headers"),
+        ({"foreign_thinking": "keep"}, ValueError, "foreign_thinking"),
     ],
 )
-def test_bad_option_values_are_refused(options: dict[str, Any], error: type[Exception], match: str) -> None:
+def test_bad_option_values_raise_at_the_call(options: dict[str, Any], error: type[Exception], match: str) -> None:
     with pytest.raises(error, match=match):
-        body_of(make_model(), **options)
+        checked(make_model(reasoning=True), Context(messages=[UserMessage("x")]), options)
+
+
+def test_top_k_is_refused_for_openai_only() -> None:
+    openai = make_model(provider="openai", base_url="https://api.openai.com/v1")
+    with pytest.raises(ValueError, match="top_k cannot be sent to OpenAI"):
+        body_of(openai, api_key="k", top_k=5)
+    assert body_of(make_model(provider="openrouter", base_url="https://openrouter.ai/api/v1"), api_key="k", top_k=5)[
+        "top_k"
+    ] == 5
+
+
+def test_metadata_on_openai_needs_a_stored_completion() -> None:
+    """OpenAI rejects metadata with store: false ("only allowed when 'store' is enabled")."""
+    openai = make_model(provider="openai", base_url="https://api.openai.com/v1")
+    with pytest.raises(ValueError, match="store: true"):
+        body_of(openai, api_key="k", metadata={"run": "r"})
+    stored = body_of(openai, api_key="k", metadata={"run": "r"}, extra_body={"store": True})
+    assert stored["store"] is True and stored["metadata"] == {"run": "r"}
 
 
 def test_response_format_refused_for_a_model_without_json_output() -> None:
@@ -960,6 +1062,20 @@ def test_session_id_is_the_prompt_cache_key_on_openai_only() -> None:
 
 # --------------------------------------------------------------------------- reasoning
 
+_REASONING_KEYS = (
+    "reasoning_effort",
+    "thinking",
+    "enable_thinking",
+    "thinking_budget",
+    "chat_template_kwargs",
+    "reasoning",
+)
+
+
+def reasoning_of(model: Model, **options: Any) -> dict[str, Any]:
+    body = body_of(model, api_key="k", **options)
+    return {k: body[k] for k in _REASONING_KEYS if k in body}
+
 
 @pytest.mark.parametrize(
     ("compat", "effort", "expected"),
@@ -972,63 +1088,153 @@ def test_session_id_is_the_prompt_cache_key_on_openai_only() -> None:
         ({"thinking_format": "zai"}, None, {"thinking": {"type": "disabled"}}),
         ({"thinking_format": "qwen"}, "medium", {"enable_thinking": True}),
         ({"thinking_format": "qwen"}, None, {"enable_thinking": False}),
-        ({"thinking_format": "qwen-chat-template"}, "high", {"chat_template_kwargs": {"enable_thinking": True}}),
+        ({"thinking_format": "chat-template"}, "high", {"chat_template_kwargs": {"enable_thinking": True}}),
         ({"thinking_format": "qwen-chat-template"}, "none", {"chat_template_kwargs": {"enable_thinking": False}}),
+        ({"thinking_format": "chat-template"}, None, {"chat_template_kwargs": {"enable_thinking": False}}),
+        ({"thinking_format": "deepseek"}, "high", {"thinking": {"type": "enabled"}, "reasoning_effort": "high"}),
+        ({"thinking_format": "deepseek"}, "none", {"thinking": {"type": "disabled"}}),
+        ({"thinking_format": "deepseek"}, None, {}),
         ({"thinking_format": "openrouter"}, "high", {"reasoning": {"effort": "high"}}),
         (
             {"thinking_format": "openrouter", "supports_reasoning_effort": False},
-            "high",
-            {"reasoning": {"enabled": True}},
+            "low",
+            {"reasoning": {"effort": "low"}},
         ),
-        ({"thinking_format": "openrouter"}, "none", {"reasoning": {"enabled": False}}),
+        ({"thinking_format": "openrouter"}, "none", {"reasoning": {"effort": "none"}}),
         ({"thinking_format": "openrouter"}, None, {}),
     ],
 )
-def test_reasoning_formats(compat: dict[str, Any], effort: str | None, expected: dict[str, Any]) -> None:
-    keys = {"reasoning_effort", "thinking", "enable_thinking", "chat_template_kwargs", "reasoning"}
-    body = body_of(make_model(reasoning=True, compat=compat), reasoning_effort=effort)
-    assert {k: body[k] for k in keys if k in body} == expected
+def test_explicit_reasoning_effort_per_format(
+    compat: dict[str, Any], effort: str | None, expected: dict[str, Any]
+) -> None:
+    assert reasoning_of(make_model(reasoning=True, compat=compat), reasoning_effort=effort) == expected
+
+
+def test_reasoning_effort_wins_over_the_level() -> None:
+    model = make_model(reasoning=True, id="gpt-5.2")
+    assert reasoning_of(model, reasoning="low", reasoning_effort="high") == {"reasoning_effort": "high"}
+
+
+LEVELS = ("off", "minimal", "low", "medium", "high", "xhigh", "max")
+_OPENROUTER = {"provider": "openrouter", "base_url": "https://openrouter.ai/api/v1", "reasoning": True}
+
+
+def _levels(model: Model, **options: Any) -> list[dict[str, Any]]:
+    return [reasoning_of(model, reasoning=level, **options) for level in LEVELS]
+
+
+def test_every_level_on_openai() -> None:
+    gpt = make_model(provider="openai", base_url="https://api.openai.com/v1", id="gpt-5.2", reasoning=True)
+    efforts = ["none", "low", "low", "medium", "high", "xhigh", "xhigh"]
+    assert _levels(gpt) == [{"reasoning_effort": e} for e in efforts]
+    gpt5 = dataclasses.replace(gpt, id="gpt-5")
+    efforts = ["minimal", "minimal", "low", "medium", "high", "high", "high"]
+    assert _levels(gpt5) == [{"reasoning_effort": e} for e in efforts]
+
+
+def test_off_raises_at_the_call_where_the_model_always_reasons() -> None:
+    o3 = make_model(provider="openai", base_url="https://api.openai.com/v1", id="o3", reasoning=True)
+    with pytest.raises(ValueError, match="'off' is not available"):
+        checked(o3, Context(messages=[UserMessage("x")]), {"reasoning": "off"})
+    assert reasoning_of(o3, reasoning="max") == {"reasoning_effort": "high"}
+
+
+@pytest.mark.parametrize(
+    ("model_id", "efforts"),
+    [
+        # Claude with budgets: levels up to high; OpenRouter turns the effort into a budget.
+        ("anthropic/claude-sonnet-4.5", ["none", "minimal", "low", "medium", "high", "high", "high"]),
+        # Adaptive Claude 4.6 (low..high, max): max has no OpenRouter word and xhigh is absent, so high.
+        ("anthropic/claude-opus-4.6", ["none", "low", "low", "medium", "high", "high", "high"]),
+        ("openai/gpt-5.2", ["none", "low", "low", "medium", "high", "xhigh", "xhigh"]),
+        ("google/gemini-2.5-flash", ["none", "minimal", "low", "medium", "high", "high", "high"]),
+        ("qwen/qwen3-235b-a22b", ["none", "minimal", "low", "medium", "high", "high", "high"]),
+    ],
+)
+def test_every_level_on_openrouter_is_an_effort(model_id: str, efforts: list[str]) -> None:
+    model = make_model(id=model_id, **_OPENROUTER)
+    assert _levels(model) == [{"reasoning": {"effort": e}} for e in efforts]
+
+
+def test_openrouter_budget_only_models_get_budgets() -> None:
+    model = make_model(id="acme/thinker", compat={"reasoning_budget_only": True}, **_OPENROUTER)
+    budgets = [1024, 2048, 8192, 16384, 16384, 16384]
+    assert _levels(model) == [{"reasoning": {"enabled": False}}] + [{"reasoning": {"max_tokens": b}} for b in budgets]
+    assert reasoning_of(model, reasoning="max", thinking_budgets={"max": 40000}) == {"reasoning": {"max_tokens": 40000}}
+
+
+def test_openrouter_caller_budgets_win_for_their_level() -> None:
+    model = make_model(id="anthropic/claude-sonnet-4.5", **_OPENROUTER)
+    assert reasoning_of(model, reasoning="low", thinking_budgets={"low": 3000}) == {"reasoning": {"max_tokens": 3000}}
+    assert reasoning_of(model, reasoning="high", thinking_budgets={"low": 3000}) == {"reasoning": {"effort": "high"}}
+
+
+def test_registry_claude_on_openrouter_no_longer_sends_enabled() -> None:
+    from alchemy.models import get_model
+
+    model = get_model("openrouter/anthropic/claude-sonnet-4.5")
+    assert reasoning_of(model, reasoning="minimal") == {"reasoning": {"effort": "minimal"}}
+    assert reasoning_of(model, reasoning="xhigh") == {"reasoning": {"effort": "high"}}
+    assert reasoning_of(model, reasoning="off") == {"reasoning": {"effort": "none"}}
+
+
+def test_vercel_gateway_takes_the_openrouter_object() -> None:
+    model = make_model(
+        provider="vercel", base_url="https://ai-gateway.vercel.sh/v1", id="openai/gpt-5.2", reasoning=True
+    )
+    assert reasoning_of(model, reasoning="max") == {"reasoning": {"effort": "xhigh"}}
+
+
+def test_every_level_on_deepseek() -> None:
+    model = make_model(provider="deepseek", base_url="https://api.deepseek.com", id="deepseek-reasoner", reasoning=True)
+    efforts = ["minimal", "low", "medium", "high", "high", "high"]
+    on = [{"thinking": {"type": "enabled"}, "reasoning_effort": e} for e in efforts]
+    assert _levels(model) == [{"thinking": {"type": "disabled"}}, *on]
+    listed = dataclasses.replace(model, reasoning_options=({"type": "effort", "values": ["high", "max"]},))
+    assert reasoning_of(listed, reasoning="max") == {"thinking": {"type": "enabled"}, "reasoning_effort": "max"}
+
+
+@pytest.mark.parametrize(
+    ("fmt", "off", "on"),
+    [
+        ("zai", {"thinking": {"type": "disabled"}}, {"thinking": {"type": "enabled"}}),
+        ("qwen", {"enable_thinking": False}, {"enable_thinking": True}),
+        (
+            "chat-template",
+            {"chat_template_kwargs": {"enable_thinking": False}},
+            {"chat_template_kwargs": {"enable_thinking": True}},
+        ),
+    ],
+)
+def test_every_level_on_the_switch_formats(fmt: str, off: dict[str, Any], on: dict[str, Any]) -> None:
+    model = make_model(reasoning=True, compat={"thinking_format": fmt})
+    assert _levels(model) == [off] + [on] * 6
+
+
+def test_budgets_for_qwen_and_chat_templates() -> None:
+    qwen = make_model(reasoning=True, compat={"thinking_format": "qwen"})
+    assert reasoning_of(qwen, reasoning="low", thinking_budgets={"low": 2048}) == {
+        "enable_thinking": True,
+        "thinking_budget": 2048,
+    }
+    local = make_model(reasoning=True, compat={"thinking_format": "chat-template"})
+    assert reasoning_of(local, reasoning="high", thinking_budgets={"high": 4096}) == {
+        "chat_template_kwargs": {"enable_thinking": True, "thinking_budget": 4096}
+    }
+    assert reasoning_of(local, reasoning="off", thinking_budgets={"high": 4096}) == {
+        "chat_template_kwargs": {"enable_thinking": False}
+    }
 
 
 def test_non_reasoning_models_ignore_reasoning() -> None:
-    body = body_of(make_model(compat={"thinking_format": "zai"}), reasoning_effort="high")
+    body = body_of(make_model(compat={"thinking_format": "zai"}), reasoning_effort="high", reasoning="max")
     assert "thinking" not in body and "reasoning_effort" not in body
 
 
-def test_budgets_for_qwen_and_openrouter() -> None:
-    for fmt, check in (
-        ("qwen", lambda b: b["thinking_budget"] == 2048),
-        ("openrouter", lambda b: b["reasoning"] == {"max_tokens": 2048}),
-    ):
-        model = make_model(reasoning=True, compat={"thinking_format": fmt})
-        options = provider.map_simple_options(model, StreamOptions(reasoning="low", thinking_budgets={"low": 2048}))
-        assert check(provider.build_request(model, Context(messages=[UserMessage("x")]), options).body)
-
-
-def test_simple_levels_map_to_effort() -> None:
-    model = make_model(reasoning=True)
-    mapped = provider.map_simple_options(model, StreamOptions(reasoning="minimal"))
-    assert mapped.provider_options["reasoning_effort"] == "minimal"
-    assert (
-        provider.map_simple_options(model, StreamOptions(reasoning="xhigh")).provider_options["reasoning_effort"]
-        == "high"
-    )
-    gpt = make_model(reasoning=True, id="gpt-5.2")
-    assert (
-        provider.map_simple_options(gpt, StreamOptions(reasoning="xhigh")).provider_options["reasoning_effort"]
-        == "xhigh"
-    )
-    explicit = StreamOptions(reasoning="low", provider_options={"reasoning_effort": "high"})
-    assert provider.map_simple_options(model, explicit).provider_options["reasoning_effort"] == "high"
-    assert provider.map_simple_options(make_model(), StreamOptions(reasoning="high")).provider_options == {}
-    assert provider.map_simple_options(model, StreamOptions()).provider_options == {}
-
-
-def test_xhigh_support_from_the_registry_effort_values() -> None:
-    assert supports_xhigh(make_model(reasoning_options=({"type": "effort", "values": ["low", "high", "xhigh"]},)))
-    assert not supports_xhigh(
-        make_model(id="gpt-5.2", reasoning_options=({"type": "effort", "values": ["low", "high"]},))
-    )
+def test_stream_simple_checks_the_level_at_the_call() -> None:
+    model = make_model(reasoning=True, id="gpt-5.2")
+    options = checked(model, Context(messages=[UserMessage("x")]), {"reasoning": "xhigh"}, simple=True)
+    assert options.reasoning == "xhigh" and options.provider_options == {}
 
 
 def test_registry_models_get_their_quirks() -> None:
@@ -1066,7 +1272,14 @@ def test_registry_models_get_their_quirks() -> None:
         ("custom", "https://api.x.ai/v1", {"supports_reasoning_effort": False}),
         ("custom", "https://llm.chutes.ai/v1", {"max_tokens_field": "max_tokens"}),
         ("custom", "https://openrouter.ai/api/v1", {"thinking_format": "openrouter"}),
-        ("custom", "https://api.deepseek.com", {"supports_store": False, "supports_reasoning_effort": True}),
+        (
+            "custom",
+            "https://api.deepseek.com",
+            {"supports_store": False, "supports_reasoning_effort": True, "thinking_format": "deepseek"},
+        ),
+        ("deepseek", "https://example.com", {"thinking_format": "deepseek"}),
+        ("custom", "https://ai-gateway.vercel.sh/v1", {"thinking_format": "openrouter"}),
+        ("vercel", "https://example.com", {"thinking_format": "openrouter"}),
     ],
 )
 def test_compat_detection(provider_id: str, url: str, checks: dict[str, Any]) -> None:
@@ -1103,7 +1316,8 @@ def test_compat_precedence() -> None:
 
 
 def test_every_flag_has_a_default() -> None:
-    assert len(COMPAT_FLAGS) == 13
+    assert len(COMPAT_FLAGS) == 14 and COMPAT_FLAGS[-1] == "reasoning_budget_only"
+    assert CompletionsCompat().reasoning_budget_only is False
     assert CompletionsCompat().thinking_format == "openai"
 
 
@@ -1187,6 +1401,62 @@ def test_usage_of_a_thinking_stream_start_event() -> None:
     )
     assert any(isinstance(e, ThinkingStart) for e in events) and any(isinstance(e, TextDelta) for e in events)
     assert isinstance(events[-1].message.usage, Usage)
+
+
+def _logprob(token: str, logprob: float, top: list[tuple[str, float]]) -> dict[str, Any]:
+    return {
+        "token": token,
+        "logprob": logprob,
+        "bytes": list(token.encode()),
+        "top_logprobs": [{"token": t, "logprob": lp, "bytes": list(t.encode())} for t, lp in top],
+    }
+
+
+def test_logprobs_reach_the_message() -> None:
+    payloads = [
+        chunk({"role": "assistant", "content": ""}, logprobs=None),
+        {
+            "id": "chatcmpl-1",
+            "choices": [
+                {
+                    "index": 0,
+                    "delta": {"content": "Hi"},
+                    "logprobs": {"content": [_logprob("Hi", -0.25, [("Hi", -0.25), ("Hello", -1.5)])], "refusal": None},
+                    "finish_reason": None,
+                }
+            ],
+        },
+        {
+            "id": "chatcmpl-1",
+            "choices": [
+                {
+                    "index": 0,
+                    "delta": {"content": "!"},
+                    "logprobs": {"content": [_logprob("!", 0, []), {"token": None, "logprob": "bad"}]},
+                    "finish_reason": "stop",
+                }
+            ],
+        },
+    ]
+    for how in ("event", "byte"):
+        message = final(make_model(), payloads, how)
+        assert message.text == "Hi!"
+        assert message.logprobs == [
+            TokenLogprob("Hi", -0.25, (("Hi", -0.25), ("Hello", -1.5))),
+            TokenLogprob("!", 0.0),
+        ]
+    restored = AssistantMessage.from_dict(orjson.loads(orjson.dumps(message.to_dict())))
+    assert restored.logprobs == message.logprobs
+    assert message.to_dict()["logprobs"][0] == {
+        "token": "Hi",
+        "logprob": -0.25,
+        "top": [{"token": "Hi", "logprob": -0.25}, {"token": "Hello", "logprob": -1.5}],
+    }
+
+
+def test_no_logprobs_leave_the_message_without_them() -> None:
+    message = final(make_model(), [chunk({"content": "x"}, finish="stop")])
+    assert message.logprobs is None and "logprobs" not in message.to_dict()
 
 
 def test_only_choice_zero_is_read() -> None:

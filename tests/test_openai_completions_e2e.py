@@ -299,3 +299,236 @@ def test_registry_model_through_the_base_url_override(server: ReplayServer, monk
     body = server.last_request.json
     assert body["model"] == "qwen/qwen3-32b" and body["reasoning_effort"] == "default" and body["max_tokens"] == 2000
     assert "store" not in body and body["messages"][0]["role"] == "system"
+
+
+# --------------------------------------------------------------------------- options on the wire
+
+
+def _sent(server: ReplayServer, model: Model, context: Context = CONTEXT, **options: Any) -> dict[str, Any]:
+    """The body the server recorded for one call (a short text answer is enqueued for it)."""
+    server.enqueue(Replay(_text_payloads(1)))
+    events = collect(model, context, **options)
+    assert isinstance(events[-1], Done), events[-1].message.error_message
+    body: dict[str, Any] = server.last_request.json
+    return body
+
+
+def test_every_carried_option_reaches_the_server(server: ReplayServer) -> None:
+    from alchemy.types import Tool
+
+    weather = Tool("weather", "Weather in a city", {"type": "object", "properties": {"city": {"type": "string"}}})
+    context = Context(messages=[UserMessage("Weather in Paris?")], tools=[weather])
+    body = _sent(
+        server,
+        model_for(server),
+        context,
+        temperature=0.3,
+        max_tokens=64,
+        stop=["END", "STOP"],
+        top_p=0.9,
+        top_k=40,
+        seed=11,
+        frequency_penalty=0.5,
+        presence_penalty=-0.5,
+        top_logprobs=2,
+        parallel_tool_calls=False,
+        tool_choice={"name": "weather"},
+        user="user-7",
+        metadata={"run": "r-1"},
+        service_tier="flex",
+        prompt_cache_key="cache-1",
+        response_format="json",
+        extra_body={"repetition_penalty": 1.05, "stream_options": {"continuous_usage_stats": True}},
+        extra_headers={"X-Trace": "t-1"},
+    )
+    expected = {
+        "temperature": 0.3,
+        "max_tokens": 64,
+        "stop": ["END", "STOP"],
+        "top_p": 0.9,
+        "top_k": 40,
+        "seed": 11,
+        "frequency_penalty": 0.5,
+        "presence_penalty": -0.5,
+        "logprobs": True,
+        "top_logprobs": 2,
+        "parallel_tool_calls": False,
+        "tool_choice": {"type": "function", "function": {"name": "weather"}},
+        "metadata": {"run": "r-1"},
+        "service_tier": "flex",
+        "prompt_cache_key": "cache-1",
+        "response_format": {"type": "json_object"},
+        "repetition_penalty": 1.05,
+        "stream_options": {"include_usage": True, "continuous_usage_stats": True},
+    }
+    assert {k: body.get(k) for k in expected} == expected
+    assert body["tools"][0]["function"]["name"] == "weather"
+    assert server.last_request.headers["x-trace"] == "t-1"
+
+
+def test_openai_gets_the_openai_spelling(server: ReplayServer) -> None:
+    model = dataclasses.replace(model_for(server), provider="openai", id="gpt-5.2")
+    body = _sent(server, model, max_tokens=32, user="u-1", session_id="s-1", reasoning="max")
+    assert body["store"] is False and body["max_completion_tokens"] == 32 and body["user"] == "u-1"
+    assert body["prompt_cache_key"] == "s-1" and body["reasoning_effort"] == "xhigh"
+
+
+@pytest.mark.parametrize(
+    ("options", "error"),
+    [
+        ({"reasoning_effort": "ultra"}, ValueError),
+        ({"service_tier": "cheap"}, ValueError),
+        ({"response_format": "yaml"}, ValueError),
+        ({"prompt_cache_key": ""}, ValueError),
+        ({"compat": {"not_a_flag": 1}}, ValueError),
+        ({"compat": {"thinking_format": "deep"}}, ValueError),
+        ({"stop": [""]}, ValueError),
+        ({"top_k": "many"}, TypeError),
+        ({"top_logprobs": 99}, ValueError),
+        ({"tool_choice": "bogus"}, ValueError),
+        ({"tool_choice": {"name": "missing"}}, ValueError),
+        ({"thinking_budgets": {"high": -1}}, ValueError),
+        ({"reasoning": "ultra"}, ValueError),
+        ({"connect_timeout": "5"}, TypeError),
+    ],
+)
+def test_bad_values_raise_before_any_request(
+    server: ReplayServer, options: dict[str, Any], error: type[Exception]
+) -> None:
+    server.enqueue(Replay(_text_payloads(1)))
+    with pytest.raises(error):
+        alchemy.stream(model_for(server), CONTEXT, api_key=KEY, **options)
+    assert server.requests == []
+
+
+@pytest.mark.parametrize(
+    ("model_changes", "options"),
+    [
+        ({"provider": "openai", "id": "gpt-5.2"}, {"top_k": 5}),  # OpenAI has no top_k
+        ({"provider": "openai", "id": "gpt-5.2"}, {"metadata": {"run": "r"}}),  # OpenAI: metadata needs store
+        ({"provider": "openai", "id": "o3"}, {"reasoning": "off"}),  # o3 always reasons
+    ],
+)
+def test_what_the_model_cannot_honour_raises_before_any_request(
+    server: ReplayServer, model_changes: dict[str, Any], options: dict[str, Any]
+) -> None:
+    model = dataclasses.replace(model_for(server), **model_changes)
+    with pytest.raises(ValueError):
+        alchemy.stream(model, CONTEXT, api_key=KEY, **options)
+    with pytest.raises(ValueError):
+        alchemy.stream_simple(model, CONTEXT, api_key=KEY, **options)
+    assert server.requests == []
+
+
+LEVELS = ("off", "minimal", "low", "medium", "high", "xhigh", "max")
+
+
+@pytest.mark.parametrize(
+    ("changes", "field", "wire"),
+    [
+        (
+            {"provider": "openai", "id": "gpt-5.2"},
+            "reasoning_effort",
+            ["none", "low", "low", "medium", "high", "xhigh", "xhigh"],
+        ),
+        (
+            {"id": "anthropic/claude-sonnet-4.5", "compat": {"thinking_format": "openrouter"}},
+            "reasoning",
+            [{"effort": e} for e in ("none", "minimal", "low", "medium", "high", "high", "high")],
+        ),
+        (
+            {"id": "openai/gpt-5.2", "compat": {"thinking_format": "openrouter"}},
+            "reasoning",
+            [{"effort": e} for e in ("none", "low", "low", "medium", "high", "xhigh", "xhigh")],
+        ),
+        (
+            {"id": "acme/budgets", "compat": {"thinking_format": "openrouter", "reasoning_budget_only": True}},
+            "reasoning",
+            [{"enabled": False}] + [{"max_tokens": n} for n in (1024, 2048, 8192, 16384, 16384, 16384)],
+        ),
+        (
+            {"id": "deepseek-reasoner", "compat": {"thinking_format": "deepseek"}},
+            "thinking",
+            [{"type": "disabled"}] + [{"type": "enabled"}] * 6,
+        ),
+        (
+            {"id": "qwen3-8b", "compat": {"thinking_format": "chat-template"}},
+            "chat_template_kwargs",
+            [{"enable_thinking": False}] + [{"enable_thinking": True}] * 6,
+        ),
+        (
+            {"id": "glm-4.6", "compat": {"thinking_format": "zai"}},
+            "thinking",
+            [{"type": "disabled"}] + [{"type": "enabled"}] * 6,
+        ),
+    ],
+)
+def test_every_reasoning_level_on_the_wire(
+    server: ReplayServer, changes: dict[str, Any], field: str, wire: list[Any]
+) -> None:
+    model = dataclasses.replace(model_for(server), **changes)
+    sent = [_sent(server, model, reasoning=level).get(field) for level in LEVELS]
+    assert sent == wire
+
+
+def test_deepseek_effort_and_replayed_reasoning_on_the_wire(server: ReplayServer) -> None:
+    from alchemy.types import TextContent, Tool, ToolResultMessage
+
+    model = dataclasses.replace(model_for(server), id="deepseek-reasoner", compat={"thinking_format": "deepseek"})
+    tool = Tool("clock", "The time", {"type": "object", "properties": {}})
+    call = {
+        "id": "c3",
+        "choices": [
+            {
+                "index": 0,
+                "delta": {
+                    "reasoning_content": "I need the time.",
+                    "tool_calls": [{"index": 0, "id": "call_1", "function": {"name": "clock", "arguments": "{}"}}],
+                },
+                "finish_reason": "tool_calls",
+            }
+        ],
+    }
+    server.enqueue(Replay([call]))
+    asked = Context(messages=[UserMessage("time?")], tools=[tool])
+    first = alchemy.complete(model, asked, api_key=KEY, reasoning="high")
+    assert first.stop_reason == "toolUse" and first.thinking == "I need the time."
+    assert server.last_request.json["reasoning_effort"] == "high"
+    context = Context(
+        messages=[UserMessage("time?"), first, ToolResultMessage("call_1", "clock", [TextContent("noon")])],
+        tools=[tool],
+    )
+    body = _sent(server, model, context, reasoning="high")
+    assert body["messages"][1]["reasoning_content"] == "I need the time."
+    assert body["thinking"] == {"type": "enabled"} and body["reasoning_effort"] == "high"
+
+
+def test_logprobs_arrive_on_the_message(server: ReplayServer) -> None:
+    def token(text: str, logprob: float) -> dict[str, Any]:
+        entry = {"token": text, "logprob": logprob, "bytes": list(text.encode())}
+        return {**entry, "top_logprobs": [entry]}
+
+    payloads = [
+        {
+            "id": "c4",
+            "choices": [
+                {
+                    "index": 0,
+                    "delta": {"content": word},
+                    "logprobs": {"content": [token(word, -0.5 * i)]},
+                    "finish_reason": None,
+                }
+            ],
+        }
+        for i, word in enumerate(("Hello", " there"))
+    ]
+    payloads.append({"id": "c4", "choices": [{"index": 0, "delta": {}, "logprobs": None, "finish_reason": "stop"}]})
+    for mode in ("sync", "async"):
+        server.enqueue(Replay(payloads, chunking="bytes=9"))
+        events = (collect if mode == "sync" else acollect)(model_for(server), logprobs=True, top_logprobs=1)
+        message = assert_protocol(events)
+        assert [(p.token, p.logprob, p.top) for p in message.logprobs or []] == [
+            ("Hello", 0.0, (("Hello", 0.0),)),
+            (" there", -0.5, ((" there", -0.5),)),
+        ]
+        assert server.last_request.json["logprobs"] is True and server.last_request.json["top_logprobs"] == 1

@@ -31,7 +31,7 @@ from alchemy.events import Done, Error
 from alchemy.models import calculate_cost, get_model
 from alchemy.providers import _responses_shared as shared
 from alchemy.providers.openai_responses import provider
-from alchemy.streaming import StreamOptions
+from alchemy.options import StreamOptions
 from alchemy.types import (
     AssistantMessage,
     Context,
@@ -39,6 +39,7 @@ from alchemy.types import (
     Model,
     TextContent,
     ThinkingContent,
+    TokenLogprob,
     Tool,
     ToolCall,
     ToolResultMessage,
@@ -52,6 +53,7 @@ GPT52 = get_model("openai", "gpt-5.2")
 GPT5_MINI = get_model("openai", "gpt-5-mini")
 GPT4O = get_model("openai", "gpt-4o")
 O3 = get_model("openai", "o3")
+GPT5_PRO = get_model("openai", "gpt-5-pro")
 KEY = "sk-test-key-0123456789"
 
 WEATHER = Tool(
@@ -113,7 +115,7 @@ def parse(
 ) -> tuple[AssistantMessage, list[Any]]:
     """Feeds the wire bytes into a fresh parser; a raised provider error ends the stream as the runner does."""
     data = events if isinstance(events, bytes) else rf.wire(events)
-    emitter = EventEmitter(new_partial(model))
+    emitter = EventEmitter(new_partial(model), model=model)
     emitter.start()
     parser = provider.create_parser(model, opts or options(), emitter)
     try:
@@ -452,7 +454,7 @@ def test_reasoning_model_gets_developer_prompt_and_encrypted_reasoning() -> None
     ("own", "reasoning"),
     [
         ({"reasoning_effort": "high"}, {"effort": "high", "summary": "auto"}),
-        ({"reasoning_summary": "detailed"}, {"effort": "medium", "summary": "detailed"}),
+        ({"reasoning_summary": "detailed"}, {"summary": "detailed"}),  # no effort invented: the model's default
         ({"reasoning_effort": "low", "reasoning_summary": "concise"}, {"effort": "low", "summary": "concise"}),
     ],
 )
@@ -462,14 +464,16 @@ def test_reasoning_options(own: dict[str, str], reasoning: dict[str, str]) -> No
 
 
 def test_reasoning_off() -> None:
-    # A model that lists effort "none" is told so; GPT-5 (no "none") gets the Juice message.
     body = body_of(GPT51, hello(), options(reasoning_effort="none"))
     assert body["reasoning"] == {"effort": "none"} and "include" not in body
-    body = body_of(GPT5, hello(), options(reasoning_effort="none"))
-    assert "reasoning" not in body and "include" not in body
-    assert body["input"][-1] == {"role": "developer", "content": shared.JUICE_MESSAGE}
-    body = body_of(O3, hello(), options(reasoning_effort="none"))  # cannot be turned off: model default
-    assert "reasoning" not in body and body["input"][-1]["role"] == "user"
+    assert body["input"] == [{"role": "user", "content": [{"type": "input_text", "text": "Hello"}]}]
+
+
+@pytest.mark.parametrize(("model", "effort"), [(GPT5, "none"), (O3, "none"), (GPT5, "xhigh"), (GPT5_PRO, "low")])
+def test_an_effort_the_model_does_not_list_is_refused(model: Model, effort: str) -> None:
+    with pytest.raises(ValueError, match=f"option reasoning_effort must be one of .* for model openai/{model.id}"):
+        provider.check_request(model, hello(), options(reasoning_effort=effort))
+    provider.check_request(GPT4O, hello(), options(reasoning_effort=effort))  # no reasoning: nothing to check
 
 
 def test_reasoning_options_are_ignored_by_models_without_reasoning() -> None:
@@ -503,7 +507,7 @@ def test_prompt_caching(session: str | None, retention: str | None, model: Model
     assert got == expected
 
 
-def test_tools_and_tool_choice() -> None:
+def test_tools_and_canonical_tool_choice() -> None:
     context = hello(tools=[WEATHER])
     body = body_of(GPT5, context)
     assert body["tools"] == [
@@ -520,28 +524,95 @@ def test_tools_and_tool_choice() -> None:
         ("auto", "auto"),
         ("none", "none"),
         ("required", "required"),
-        ("any", "required"),
-        ({"type": "function", "name": "get_weather"}, {"type": "function", "name": "get_weather"}),
-        ({"type": "tool", "name": "get_weather"}, {"type": "function", "name": "get_weather"}),
-        ({"type": "function", "function": {"name": "get_weather"}}, {"type": "function", "name": "get_weather"}),
+        ({"name": "get_weather"}, {"type": "function", "name": "get_weather"}),
     ]
     for given, sent in cases:
-        assert body_of(GPT5, context, options(tool_choice=given))["tool_choice"] == sent
+        opts = StreamOptions(api_key=KEY, tool_choice=given)
+        assert body_of(GPT5, context, opts)["tool_choice"] == sent
+
+
+def test_canonical_request_options() -> None:
+    opts = StreamOptions(
+        api_key=KEY,
+        top_p=0.5,
+        parallel_tool_calls=False,
+        user="user-7",
+        metadata={"run": "r1"},
+        top_logprobs=3,
+        extra_body={"truncation": "auto", "reasoning": {"summary": "concise"}},
+        provider_options={"reasoning_effort": "low"},
+    )
+    body = body_of(GPT5, hello(tools=[WEATHER]), opts)
+    assert (body["top_p"], body["parallel_tool_calls"], body["metadata"]) == (0.5, False, {"run": "r1"})
+    assert body["safety_identifier"] == "user-7" and "user" not in body
+    assert body["top_logprobs"] == 3
+    assert body["include"] == ["reasoning.encrypted_content", "message.output_text.logprobs"]
+    # extra_body is merged last, key by key
+    assert body["truncation"] == "auto" and body["reasoning"] == {"effort": "low", "summary": "concise"}
+
+
+def test_user_field_follows_the_server() -> None:
+    opts = StreamOptions(api_key=KEY, user="u-1")
+    other = Model("grok-4", "Grok 4", "openai-responses", "xai", "https://api.x.ai/v1")
+    assert body_of(other, hello(), opts)["user"] == "u-1"
+    proxied = dataclasses.replace(GPT4O, base_url="https://proxy.example/v1")  # still OpenAI's model
+    assert body_of(proxied, hello(), opts)["safety_identifier"] == "u-1"
+    no_user = dataclasses.replace(GPT4O, capabilities=dataclasses.replace(GPT4O.caps, supports_user=False))
+    body = body_of(no_user, hello(), opts)
+    assert "user" not in body and "safety_identifier" not in body
+
+
+def test_logprobs_alone_ask_only_for_the_include() -> None:
+    body = body_of(GPT4O, hello(), StreamOptions(api_key=KEY, logprobs=True))
+    assert body["include"] == ["message.output_text.logprobs"] and "top_logprobs" not in body
+    assert "include" not in body_of(GPT4O, hello(), StreamOptions(api_key=KEY, logprobs=False))
 
 
 @pytest.mark.parametrize(
-    ("own", "fragment"),
+    ("opts", "fragment"),
     [
-        ({"tool_choice": "always"}, "option tool_choice must be"),
-        ({"tool_choice": {"type": "function"}}, "option tool_choice must be"),
-        ({"reasoning_effort": "max"}, "option reasoning_effort must be one of"),
-        ({"reasoning_summary": "short"}, "option reasoning_summary must be one of"),
-        ({"service_tier": "fast"}, "option service_tier must be one of"),
+        (StreamOptions(logprobs=False, top_logprobs=2), "top_logprobs=2 asks for log-probabilities"),
+        (StreamOptions(metadata={f"k{i}": "v" for i in range(17)}), "at most 16 pairs"),
+        (StreamOptions(metadata={"k" * 65: "v"}), "keys must be at most 64 characters"),
+        (StreamOptions(metadata={"k": "v" * 513}), r"metadata\['k'\] must be at most 512 characters"),
     ],
 )
-def test_bad_option_values_raise_clearly(own: dict[str, Any], fragment: str) -> None:
+def test_combinations_the_table_cannot_check_raise(opts: StreamOptions, fragment: str) -> None:
     with pytest.raises(ValueError, match=fragment):
-        provider.build_request(GPT5, hello(tools=[WEATHER]), options(**own))
+        provider.check_request(GPT4O, hello(), opts)
+
+
+# --------------------------------------------------------------------------- logprobs on the message
+
+
+def _logprob_events(with_logprobs: bool) -> list[dict[str, Any]]:
+    entries = [
+        [{"token": "Hel", "logprob": -0.25, "bytes": [72, 101, 108], "top_logprobs": [
+            {"token": "Hel", "logprob": -0.25, "bytes": [72, 101, 108]},
+            {"token": "Hi", "logprob": -1.5, "bytes": [72, 105]},
+        ]}],
+        [{"token": "lo", "logprob": 0, "bytes": [108, 111], "top_logprobs": []}, {"token": 5, "logprob": -1}],
+    ]
+    item = {"id": "msg_1", "type": "message", "content": [], "role": "assistant"}
+    done = {**item, "content": [{"type": "output_text", "text": "Hello", "annotations": []}]}
+    deltas = []
+    for text, entry in zip(("Hel", "lo"), entries):
+        extra = {"logprobs": entry} if with_logprobs else {}
+        deltas.append(payload("response.output_text.delta", item_id="msg_1", delta=text, **extra))
+    return [created(), payload("response.output_item.added", item=item), *deltas,
+            payload("response.output_item.done", item=done), completed()]  # fmt: skip
+
+
+def test_logprobs_of_text_deltas_land_on_the_message() -> None:
+    expected = [TokenLogprob("Hel", -0.25, (("Hel", -0.25), ("Hi", -1.5))), TokenLogprob("lo", 0.0)]
+    message, _ = parse(_logprob_events(True), how="bytes=7", opts=StreamOptions(api_key=KEY, top_logprobs=2))
+    assert message.text == "Hello" and message.logprobs == expected  # the malformed entry is skipped
+    assert AssistantMessage.from_dict(message.to_dict()).logprobs == expected
+    # not asked for (LM Studio sends them anyway): not kept
+    message, _ = parse(_logprob_events(True))
+    assert message.logprobs is None and "logprobs" not in message.to_dict()
+    message, _ = parse(_logprob_events(False), opts=StreamOptions(api_key=KEY, logprobs=True))
+    assert message.text == "Hello" and message.logprobs is None
 
 
 def test_user_images_and_vision() -> None:
@@ -608,6 +679,10 @@ def test_tools_for_a_model_without_tool_calling_are_refused() -> None:
 # --------------------------------------------------------------------------- stream_simple levels
 
 
+HAND_MADE_GPT = Model("gpt-5.3-custom", "x", "openai-responses", "openai", "http://h/v1", reasoning=True)
+HAND_MADE_OTHER = Model("my-reasoner", "x", "openai-responses", "openai", "http://h/v1", reasoning=True)
+
+
 @pytest.mark.parametrize(
     ("model", "level", "effort"),
     [
@@ -616,12 +691,15 @@ def test_tools_for_a_model_without_tool_calling_are_refused() -> None:
         (GPT5, "medium", "medium"),
         (GPT5, "high", "high"),
         (GPT5, "xhigh", "high"),
+        (GPT5, "max", "high"),
         (GPT51, "minimal", "low"),  # gpt-5.1 lists none/low/medium/high
         (GPT52, "xhigh", "xhigh"),
-        (get_model("openai", "gpt-5-pro"), "low", "high"),
-        (Model("gpt-5.3-custom", "x", "openai-responses", "openai", "http://h/v1", reasoning=True), "xhigh", "xhigh"),
-        (Model("my-reasoner", "x", "openai-responses", "openai", "http://h/v1", reasoning=True), "xhigh", "high"),
-        (Model("my-reasoner", "x", "openai-responses", "openai", "http://h/v1", reasoning=True), "minimal", "minimal"),
+        (GPT52, "max", "xhigh"),
+        (GPT5_PRO, "low", "high"),
+        (HAND_MADE_GPT, "xhigh", "xhigh"),
+        (HAND_MADE_GPT, "max", "xhigh"),
+        (HAND_MADE_OTHER, "xhigh", "high"),
+        (HAND_MADE_OTHER, "minimal", "minimal"),
     ],
 )
 def test_simple_levels(model: Model, level: str, effort: str) -> None:
@@ -630,11 +708,26 @@ def test_simple_levels(model: Model, level: str, effort: str) -> None:
     assert body_of(model, hello(), mapped)["reasoning"] == {"effort": effort, "summary": "auto"}
 
 
-def test_simple_without_level_turns_reasoning_off() -> None:
-    mapped = provider.map_simple_options(GPT51, StreamOptions(api_key=KEY))
-    assert body_of(GPT51, hello(), mapped)["reasoning"] == {"effort": "none"}
-    mapped = provider.map_simple_options(GPT5, StreamOptions(api_key=KEY))
-    assert body_of(GPT5, hello(), mapped)["input"][-1]["content"] == shared.JUICE_MESSAGE
+@pytest.mark.parametrize(("model", "effort"), [(GPT51, "none"), (GPT52, "none"), (GPT5, "minimal"), (GPT5_MINI, "minimal")])
+def test_level_off(model: Model, effort: str) -> None:
+    mapped = provider.map_simple_options(model, StreamOptions(api_key=KEY, reasoning="off"))
+    assert mapped.provider_options == {"reasoning_effort": effort}  # no summary asked for
+    body = body_of(model, hello(), mapped)
+    assert body["reasoning"] == ({"effort": "none"} if effort == "none" else {"effort": effort, "summary": "auto"})
+
+
+@pytest.mark.parametrize("model", [O3, GPT5_PRO, get_model("openai", "gpt-5-codex")])
+def test_level_off_on_a_model_that_always_reasons_raises(model: Model) -> None:
+    with pytest.raises(ValueError, match=f"reasoning 'off' is not available for model openai/{model.id}"):
+        provider.map_simple_options(model, StreamOptions(api_key=KEY, reasoning="off"))
+
+
+@pytest.mark.parametrize("model", [GPT51, GPT5, O3])
+def test_no_level_sends_no_effort(model: Model) -> None:
+    """As on Chat Completions: no level (or thinking_budgets alone) leaves the model's default."""
+    for unchanged in (StreamOptions(api_key=KEY), StreamOptions(api_key=KEY, thinking_budgets={"high": 9000})):
+        assert provider.map_simple_options(model, unchanged) is unchanged
+    assert "reasoning" not in body_of(model, hello())
 
 
 def test_simple_levels_leave_explicit_options_and_non_reasoning_models_alone() -> None:

@@ -23,7 +23,16 @@ from protocol_checks import assert_protocol
 import alchemy
 from alchemy.models import get_model
 from alchemy.testing import Drop, ErrorEvent, Replay, ReplayServer, Stall
-from alchemy.types import AssistantMessage, Context, Model, TextContent, Tool, ToolResultMessage, UserMessage
+from alchemy.types import (
+    AssistantMessage,
+    Context,
+    Model,
+    TextContent,
+    TokenLogprob,
+    Tool,
+    ToolResultMessage,
+    UserMessage,
+)
 
 KEY = "sk-" "e2e-0123456789abcdef"  # fake, split so it never looks like a real key
 GPT5 = get_model("openai", "gpt-5")
@@ -43,7 +52,13 @@ def server() -> Iterator[ReplayServer]:
 
 @pytest.fixture(autouse=True)
 def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ("ALCHEMY_BASE_URL_OVERRIDE", "AZURE_OPENAI_BASE_URL", "AZURE_OPENAI_API_VERSION", "OPENAI_ORG_ID"):
+    for name in (
+        "ALCHEMY_BASE_URL_OVERRIDE",
+        "AZURE_OPENAI_BASE_URL",
+        "AZURE_OPENAI_API_VERSION",
+        "AZURE_OPENAI_DEPLOYMENT_NAME_MAP",
+        "OPENAI_ORG_ID",
+    ):
         monkeypatch.delenv(name, raising=False)
 
 
@@ -121,6 +136,9 @@ def test_simple_reasoning_level_reaches_the_wire(server: ReplayServer) -> None:
     assert body["reasoning"] == {"effort": "xhigh", "summary": "auto"}
     assert body["include"] == ["reasoning.encrypted_content"] and body["prompt_cache_key"] == "sess"
     asyncio.run(alchemy.acomplete_simple(model, context(), api_key=KEY))
+    assert "reasoning" not in server.last_request.json  # no level: the model's default
+    server.enqueue(Replay(events))
+    alchemy.complete(model, context(), api_key=KEY, reasoning="off")  # a plain call takes the level too
     assert server.last_request.json["reasoning"] == {"effort": "none"}
 
 
@@ -273,3 +291,275 @@ def test_stalled_stream_ends_with_what_arrived(server: ReplayServer) -> None:
     message, _ = run_sync(openai_model(server), context(), idle_timeout=0.2, max_retries=0)
     assert message.stop_reason == "error" and "idle_timeout" in (message.error_message or "")
     assert message.text == "".join(e["delta"] for e in events[:20] if e["type"] == "response.output_text.delta")
+
+
+# --------------------------------------------------------------------------- options, checked at the call and mapped
+
+GPT4O = get_model("openai", "gpt-4o")
+AZURE_GPT4O = get_model("azure", "gpt-4o")
+
+
+def _hello_events(logprobs: list[list[dict[str, Any]]] | None = None) -> list[dict[str, Any]]:
+    """A short text response; ``logprobs`` (one list per delta) rides on the text deltas."""
+    item = {"id": "msg_1", "type": "message", "status": "in_progress", "content": [], "role": "assistant"}
+    done = {**item, "status": "completed", "content": [{"type": "output_text", "text": "Hello", "annotations": []}]}
+    pieces = ("Hel", "lo")
+    deltas = []
+    for number, piece in enumerate(pieces):
+        delta: dict[str, Any] = {"type": "response.output_text.delta", "item_id": "msg_1", "delta": piece}
+        if logprobs is not None:
+            delta["logprobs"] = logprobs[number]
+        deltas.append(delta)
+    return [
+        {"type": "response.created", "response": {"id": "resp_opt", "status": "in_progress", "output": []}},
+        {"type": "response.output_item.added", "output_index": 0, "item": item},
+        *deltas,
+        {"type": "response.output_item.done", "output_index": 0, "item": done},
+        {"type": "response.completed", "response": {"id": "resp_opt", "status": "completed", "usage": None}},
+    ]
+
+
+def _on(server: ReplayServer, where: str, model: Model | None = None) -> tuple[Model, dict[str, Any]]:
+    """A model (non-reasoning unless given) and the options that reach ``server`` through OpenAI's or Azure's."""
+    if where == "azure":
+        return model or AZURE_GPT4O, {"azure_base_url": server.base_url_for("azure-openai-responses")}
+    return openai_model(server, model or GPT4O), {}
+
+
+def _body_of_call(server: ReplayServer, where: str, model: Model | None = None, **options: Any) -> dict[str, Any]:
+    target_model, routing = _on(server, where, model)
+    server.enqueue(Replay(_hello_events()))
+    ctx = Context(messages=[UserMessage("Hello")], tools=[CALCULATOR])
+    message = alchemy.complete(target_model, ctx, api_key=KEY, **FAST, **routing, **options)
+    assert message.stop_reason == "stop", message.error_message
+    body: dict[str, Any] = server.last_request.json
+    return body
+
+
+WHERE = ["openai", "azure"]
+LOGPROBS = "message.output_text.logprobs"
+FORCED = {"type": "function", "name": "calculator"}
+
+
+@pytest.mark.parametrize("where", WHERE)
+@pytest.mark.parametrize(
+    ("options", "expected"),
+    [
+        ({"top_p": 0.25}, {"top_p": 0.25}),
+        ({"parallel_tool_calls": False}, {"parallel_tool_calls": False}),
+        ({"tool_choice": "auto"}, {"tool_choice": "auto"}),
+        ({"tool_choice": "none"}, {"tool_choice": "none"}),
+        ({"tool_choice": "required"}, {"tool_choice": "required"}),
+        ({"tool_choice": "any"}, {"tool_choice": "required"}),
+        ({"tool_choice": {"name": "calculator"}}, {"tool_choice": FORCED}),
+        ({"tool_choice": {"type": "tool", "name": "calculator"}}, {"tool_choice": FORCED}),
+        ({"tool_choice": {"type": "function", "function": {"name": "calculator"}}}, {"tool_choice": FORCED}),
+        ({"user": "end-user-7"}, {"safety_identifier": "end-user-7"}),
+        ({"metadata": {"run": "e2e", "team": "a"}}, {"metadata": {"run": "e2e", "team": "a"}}),
+        ({"logprobs": True}, {"include": [LOGPROBS]}),
+        ({"top_logprobs": 5}, {"top_logprobs": 5, "include": [LOGPROBS]}),
+        ({"logprobs": True, "top_logprobs": 0}, {"top_logprobs": 0, "include": [LOGPROBS]}),
+        ({"extra_body": {"text": {"verbosity": "low"}}}, {"text": {"verbosity": "low"}}),
+    ],
+)
+def test_canonical_options_reach_the_recorded_body(
+    server: ReplayServer, where: str, options: dict[str, Any], expected: dict[str, Any]
+) -> None:
+    body = _body_of_call(server, where, **options)
+    assert {key: body.get(key) for key in expected} == expected
+
+
+@pytest.mark.parametrize("where", WHERE)
+def test_options_not_given_leave_the_body_alone(server: ReplayServer, where: str) -> None:
+    body = _body_of_call(server, where)
+    for key in ("top_p", "parallel_tool_calls", "tool_choice", "safety_identifier", "user", "metadata", "include",
+                "top_logprobs", "stop", "seed"):  # fmt: skip
+        assert key not in body
+
+
+@pytest.mark.parametrize("where", WHERE)
+def test_extra_body_is_merged_last_and_extra_headers_win(server: ReplayServer, where: str) -> None:
+    model = GPT5 if where == "openai" else AZURE_GPT5
+    body = _body_of_call(
+        server,
+        where,
+        model,
+        reasoning_effort="low",
+        extra_body={"reasoning": {"summary": "detailed"}, "store": True, "stream": True},
+        headers={"X-Trace": "from-headers"},
+        extra_headers={"x-trace": "from-extra", "X-Extra": "1"},
+    )
+    assert body["reasoning"] == {"effort": "low", "summary": "detailed"} and body["store"] is True
+    headers = server.last_request.headers
+    assert headers["x-trace"] == "from-extra" and headers["x-extra"] == "1"
+
+
+def test_user_goes_out_as_user_to_other_responses_servers(server: ReplayServer) -> None:
+    other = Model("grok-4", "Grok 4", "openai-responses", "xai", server.base_url_for("openai-responses"))
+    server.enqueue(Replay(_hello_events()))
+    alchemy.complete(other, context(), api_key=KEY, user="end-user-7")
+    body = server.last_request.json
+    assert body["user"] == "end-user-7" and "safety_identifier" not in body
+
+
+@pytest.mark.parametrize("mode", ["sync", "async"])
+def test_logprobs_arrive_on_the_message(server: ReplayServer, mode: str) -> None:
+    streamed = [
+        [{"token": "Hel", "logprob": -0.5, "bytes": [72, 101, 108],
+          "top_logprobs": [{"token": "Hel", "logprob": -0.5}, {"token": "Hi", "logprob": -1.25}]}],
+        [{"token": "lo", "logprob": -0.01, "bytes": [108, 111], "top_logprobs": [{"token": "lo", "logprob": -0.01}]}],
+    ]  # fmt: skip
+    server.enqueue(Replay(_hello_events(streamed), chunking="bytes=9"))
+    model = openai_model(server, GPT4O)
+    if mode == "sync":
+        message, _ = run_sync(model, context(), top_logprobs=2)
+    else:
+        message, _ = asyncio.run(run_async(model, context(), top_logprobs=2))
+    assert message.text == "Hello"
+    assert message.logprobs == [
+        TokenLogprob("Hel", -0.5, (("Hel", -0.5), ("Hi", -1.25))),
+        TokenLogprob("lo", -0.01, (("lo", -0.01),)),
+    ]
+    server.enqueue(Replay(_hello_events(streamed)))
+    assert alchemy.complete(model, context(), api_key=KEY).logprobs is None  # not asked for: not kept
+
+
+# reasoning levels: (model, level, the body's ``reasoning``); ``summary`` auto comes with every level but off
+
+
+def _levels(model: Model, efforts: dict[str, str]) -> list[tuple[Model, str, dict[str, str]]]:
+    cases = []
+    for level, effort in efforts.items():
+        field = {"effort": effort} if effort == "none" else {"effort": effort, "summary": "auto"}
+        cases.append((model, level, field))
+    return cases
+
+
+LEVEL_CASES = [
+    *_levels(get_model("openai", "gpt-5.2"), {
+        "off": "none", "minimal": "low", "low": "low", "medium": "medium", "high": "high", "xhigh": "xhigh",
+        "max": "xhigh",
+    }),
+    *_levels(GPT5, {
+        "off": "minimal", "minimal": "minimal", "low": "low", "medium": "medium", "high": "high", "xhigh": "high",
+        "max": "high",
+    }),
+    *_levels(get_model("openai", "o3"), {"minimal": "low", "low": "low", "high": "high", "max": "high"}),
+    *_levels(get_model("azure", "gpt-5.2"), {"off": "none", "minimal": "low", "medium": "medium", "max": "xhigh"}),
+    *_levels(AZURE_GPT5, {"off": "minimal", "xhigh": "high", "max": "high"}),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("model", "level", "reasoning"), LEVEL_CASES, ids=[f"{m.provider}/{m.id}-{lvl}" for m, lvl, _ in LEVEL_CASES]
+)
+def test_every_reasoning_level_reaches_the_wire(
+    server: ReplayServer, model: Model, level: str, reasoning: dict[str, str]
+) -> None:
+    where = "azure" if model.provider == "azure" else "openai"
+    body = _body_of_call(server, where, model, reasoning=level)
+    assert body["reasoning"] == reasoning
+    encrypted = reasoning["effort"] != "none"
+    assert body.get("include") == (["reasoning.encrypted_content"] if encrypted else None)
+
+
+def test_reasoning_on_a_model_without_reasoning_sends_nothing(server: ReplayServer) -> None:
+    body = _body_of_call(server, "openai", reasoning="high")
+    assert "reasoning" not in body and "include" not in body
+
+
+# bad input raises at the call, before any request
+
+
+@pytest.mark.parametrize(
+    ("where", "model", "options", "error", "fragment"),
+    [
+        ("openai", GPT5, {"reasoning_effort": "ultra"}, ValueError, "option reasoning_effort must be one of"),
+        ("openai", GPT5, {"reasoning_effort": "none"}, ValueError, "for model openai/gpt-5, got 'none'"),
+        ("openai", GPT5, {"reasoning_summary": "short"}, ValueError, "option reasoning_summary must be one of"),
+        ("openai", None, {"service_tier": "fast"}, ValueError, "option service_tier must be one of"),
+        ("openai", get_model("openai", "o3"), {"reasoning": "off"}, ValueError, "reasoning 'off' is not available"),
+        ("openai", None, {"reasoning": "huge"}, ValueError, "option reasoning must be one of"),
+        ("openai", None, {"top_p": 1.5}, ValueError, "option top_p must be a number >= 0 and <= 1"),
+        ("openai", None, {"top_logprobs": 21}, ValueError, "option top_logprobs must be an int >= 0 and <= 20"),
+        ("openai", None, {"logprobs": False, "top_logprobs": 2}, ValueError, "which logprobs=False turns off"),
+        ("openai", None, {"logprobs": "yes"}, TypeError, "option logprobs must be True or False"),
+        ("openai", None, {"parallel_tool_calls": 1}, TypeError, "option parallel_tool_calls must be True or False"),
+        ("openai", None, {"tool_choice": "always"}, ValueError, "option tool_choice must be"),
+        ("openai", None, {"tool_choice": {"name": "search"}}, ValueError, "names tool 'search', which is not"),
+        ("openai", None, {"user": ""}, ValueError, "option user must be a non-empty string"),
+        ("openai", None, {"metadata": {"run": 1}}, TypeError, "metadata['run'] must be a string"),
+        ("openai", None, {"metadata": {f"k{i}": "v" for i in range(17)}}, ValueError, "at most 16 pairs"),
+        ("openai", None, {"extra_body": ["x"]}, TypeError, "option extra_body must be a mapping"),
+        ("openai", None, {"extra_headers": {"X-A": 1}}, TypeError, "option extra_headers must map str to str"),
+        ("azure", None, {"azure_base_url": ""}, ValueError, "option azure_base_url must be a non-empty string"),
+        ("azure", None, {"azure_resource_name": "not a name/"}, ValueError, "must be an Azure resource name"),
+        ("azure", None, {"azure_api_version": 2025}, TypeError, "option azure_api_version must be a string"),
+        ("azure", None, {"azure_deployment_name": ""}, ValueError, "option azure_deployment_name must be a non-empty"),
+        ("azure", AZURE_GPT5, {"reasoning_effort": "xhigh"}, ValueError, "for model azure/gpt-5, got 'xhigh'"),
+        ("azure", None, {"service_tier": "flex"}, TypeError, "cannot be sent to api 'azure-openai-responses'"),
+    ],
+)
+def test_bad_options_raise_before_any_request(
+    server: ReplayServer,
+    where: str,
+    model: Model | None,
+    options: dict[str, Any],
+    error: type[Exception],
+    fragment: str,
+) -> None:
+    target_model, routing = _on(server, where, model)
+    ctx = Context(messages=[UserMessage("Hello")], tools=[CALCULATOR])
+    before = len(server.requests)
+    for call in (alchemy.stream, alchemy.astream, alchemy.stream_simple):
+        with pytest.raises(error) as caught:
+            call(target_model, ctx, api_key=KEY, **{**routing, **options})
+        assert fragment in str(caught.value)
+    assert len(server.requests) == before
+
+
+NOT_CARRIED = [("stop", ["\n"]), ("seed", 7), ("frequency_penalty", 0.5), ("presence_penalty", 0.5), ("top_k", 40)]
+
+
+@pytest.mark.parametrize(("name", "value"), NOT_CARRIED)
+@pytest.mark.parametrize("where", WHERE)
+def test_options_responses_lacks_are_refused_with_the_way_out(
+    server: ReplayServer, where: str, name: str, value: Any
+) -> None:
+    model, routing = _on(server, where)
+    before = len(server.requests)
+    with pytest.raises(TypeError) as caught:
+        alchemy.stream(model, context(), api_key=KEY, **routing, **{name: value})
+    text = str(caught.value)
+    assert f"option {name!r} cannot be sent to api {model.api!r}" in text and "openai-completions" in text
+    assert "dataclasses.replace(model, api='openai-completions'" in text
+    assert len(server.requests) == before
+
+
+def test_the_chat_completions_way_out_works(server: ReplayServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The hint of the refusal, followed to the letter, sends stop/seed/penalties to Chat Completions."""
+    model = get_model("openai/gpt-4o")
+    with pytest.raises(TypeError, match=r"pass dataclasses\.replace\(model, api='openai-completions'\) "):
+        alchemy.stream(model, context(), api_key=KEY, stop=["\n"])
+    # the override stands for api.openai.com, the base URL both APIs share
+    monkeypatch.setenv("ALCHEMY_BASE_URL_OVERRIDE", server.base_url_for("openai-completions"))
+    server.enqueue(Replay())  # the bundled Chat Completions recording
+    options: dict[str, Any] = {"stop": ["\n"], "seed": 7, "frequency_penalty": 0.5, "presence_penalty": 0.25}
+    message = alchemy.complete(dataclasses.replace(model, api="openai-completions"), context(), api_key=KEY, **options)
+    assert message.stop_reason != "error", message.error_message
+    request = server.last_request
+    assert request.path == "/v1/chat/completions" and request.headers["authorization"] == f"Bearer {KEY}"
+    assert {name: request.json[name] for name in options} == options and request.json["model"] == "gpt-4o"
+
+
+def test_the_azure_chat_completions_way_out_works(server: ReplayServer) -> None:
+    with pytest.raises(TypeError, match="with the deployment name as id"):
+        alchemy.stream(AZURE_GPT4O, context(), api_key=KEY, seed=7)
+    server.enqueue(Replay())
+    resource = server.base_url + "/openai/v1"  # stands for https://<resource>.openai.azure.com/openai/v1
+    model = dataclasses.replace(AZURE_GPT4O, api="openai-completions", id="my-deployment", base_url=resource)
+    message = alchemy.complete(model, context(), api_key=KEY, seed=7)
+    assert message.stop_reason != "error", message.error_message
+    request = server.last_request
+    assert request.path == "/openai/v1/chat/completions" and request.json["model"] == "my-deployment"
+    assert request.json["seed"] == 7

@@ -24,7 +24,7 @@ from alchemy.errors import ProviderStreamError, StreamInterruptedError
 from alchemy.providers.base import HttpProvider, SSEParser
 from alchemy.streaming import StreamOptions
 from alchemy.testing import Drop, ErrorEvent, HttpError, InvalidUtf8, MalformedJson, Replay, ReplayServer, Stall
-from alchemy.transport import HttpRequest
+from alchemy.request import HttpRequest
 from alchemy.types import Context, Model, UserMessage
 
 API = "runner-test"
@@ -352,13 +352,15 @@ def test_caller_headers_win_and_user_client_is_used(server: ReplayServer) -> Non
     assert server.requests[-1].headers.get("x-trace") == "abc"
 
 
-def test_wrong_client_type_is_a_clear_error(server: ReplayServer) -> None:
+def test_wrong_client_type_raises_at_the_call(server: ReplayServer) -> None:
     async def run() -> alchemy.AssistantMessage:
         with httpx.Client() as sync_client:
             return await alchemy.acomplete(model_for(server), CONTEXT, client=sync_client)
 
-    message = asyncio.run(run())
-    assert message.stop_reason == "error" and "httpx.AsyncClient" in (message.error_message or "")
+    before = len(server.requests)
+    with pytest.raises(TypeError, match="option client must be an httpx.AsyncClient, got Client"):
+        asyncio.run(run())
+    assert len(server.requests) == before
 
 
 def test_base_url_override(server: ReplayServer, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -9,13 +9,12 @@ import random
 import pytest
 
 from alchemy import transport
+from alchemy.request import HttpRequest, redact
 from alchemy.transport import (
-    HttpRequest,
     TransportSettings,
     backoff_delay,
     http_error_message,
     is_retryable_status,
-    redact,
     retry_after_seconds,
     retry_decision,
 )

@@ -343,6 +343,17 @@ def test_estimated_usage_round_trips() -> None:
     assert "estimated" not in Usage().to_dict() and "reasoningTokens" not in Usage().to_dict()
 
 
+def test_one_hour_cache_writes_round_trip_under_their_camel_case_key() -> None:
+    usage = Usage(input=5, output=7, cache_write=300, total_tokens=312, cache_write_1h=200)
+    data = usage.to_dict()
+    assert data["cacheWrite"] == 300 and data["cacheWrite1h"] == 200
+    assert Usage.from_dict(orjson.loads(orjson.dumps(data))) == usage
+    assert "cacheWrite1h" not in Usage(cache_write=300).to_dict()
+    assert Usage.from_dict({"cacheWrite": 300}).cache_write_1h == 0
+    with pytest.raises(ValueError, match="cacheWrite1h"):
+        Usage.from_dict({"cacheWrite1h": "many"})
+
+
 def test_optional_fields_default_when_absent() -> None:
     message = message_from_dict(
         {"role": "assistant", "content": [], "api": "a", "provider": "p", "model": "m", "stopReason": "stop"}

@@ -20,7 +20,10 @@ from dataclasses import dataclass, field, fields
 from typing import Any
 
 from ..types import ModelCapabilities
+from ..wire_apis import WIRE_APIS
 from ._registry import DATA_FORMAT
+from ..model_facts import THINKING_LEVELS
+from ..providers.openai_compat import COMPAT_FLAGS
 from ._vendor import detect_vendor
 
 __all__ = [
@@ -35,39 +38,15 @@ __all__ = [
 ]
 
 CAPABILITY_FLAGS: tuple[str, ...] = tuple(f.name for f in fields(ModelCapabilities))
-API_NAMES: frozenset[str] = frozenset(
-    {
-        "openai-completions",
-        "openai-responses",
-        "azure-openai-responses",
-        "anthropic-messages",
-        "google-generative-ai",
-        "google-vertex",
-        "bedrock-converse-stream",
-        "mistral-conversations",
-    }
-)
-COMPAT_FIELDS: frozenset[str] = frozenset(
-    {
-        "supports_store",
-        "supports_developer_role",
-        "supports_reasoning_effort",
-        "reasoning_effort_map",
-        "supports_usage_in_streaming",
-        "max_tokens_field",
-        "requires_tool_result_name",
-        "requires_assistant_after_tool_result",
-        "requires_thinking_as_text",
-        "thinking_format",
-        "open_router_routing",
-        "vercel_gateway_routing",
-        "supports_strict_mode",
-    }
-)
+API_NAMES: frozenset[str] = frozenset(WIRE_APIS)
+"""The wire APIs a model record may name (the built-in ones of :mod:`alchemy.wire_apis`)."""
+COMPAT_FIELDS: frozenset[str] = frozenset(COMPAT_FLAGS)
+"""The compat flags a record may set: the fields of :class:`~alchemy.providers.openai_compat.CompletionsCompat`."""
 _OPENAI_STYLE = frozenset({"openai-completions", "openai-responses"})
 # The effort scale reasoning levels live on, lowest first (models.dev's values).
 _EFFORT_SCALE: tuple[str, ...] = ("none", "minimal", "low", "medium", "high", "xhigh", "max")
-_THINKING_LEVELS: tuple[str, ...] = ("minimal", "low", "medium", "high", "xhigh")
+# The levels a reasoning_effort_map covers: every level but off and max (max maps as xhigh does).
+_THINKING_LEVELS: tuple[str, ...] = tuple(level for level in THINKING_LEVELS if level not in ("off", "max"))
 _TRAILING_V1 = re.compile(r"/v1/?$")
 
 

@@ -17,7 +17,13 @@ The rules, in the order they apply:
    separate reasoning price, ``usage.reasoning`` tokens pay it and the rest of the
    output pays the output price; otherwise all output pays the output price. Both
    land in ``Cost.output``.
-4. **Service tiers.** When OpenAI served the request (provider ``openai``, or a base
+4. **One-hour cache writes.** ``usage.cache_write_1h`` tokens (part of
+   ``cache_write``) pay ``ONE_HOUR_CACHE_WRITE_MULTIPLIER`` (2) times the input
+   price, Anthropic's published rate for writes with a one-hour lifetime; the rest
+   of ``cache_write`` pays the ``cache_write`` price, which models.dev gives at the
+   five-minute rate (1.25x input). Both land in ``Cost.cache_write``. The input
+   price of the chosen tier applies; ``cache_write_1h`` is capped at ``cache_write``.
+5. **Service tiers.** When OpenAI served the request (provider ``openai``, or a base
    URL on ``api.openai.com``) and ``usage.service_tier`` is ``flex`` or ``priority``,
    every field is multiplied by 0.5 or 2 (OpenAI's published multipliers; pi-ai
    does the same).
@@ -27,9 +33,12 @@ from __future__ import annotations
 
 from ..types import Cost, CostTier, Model, ModelCost, Usage
 
-__all__ = ["SERVICE_TIER_MULTIPLIERS", "calculate_cost", "select_tier"]
+__all__ = ["ONE_HOUR_CACHE_WRITE_MULTIPLIER", "SERVICE_TIER_MULTIPLIERS", "calculate_cost", "select_tier"]
 
 SERVICE_TIER_MULTIPLIERS: dict[str, float] = {"flex": 0.5, "priority": 2.0}
+
+ONE_HOUR_CACHE_WRITE_MULTIPLIER = 2.0
+"""The price of a one-hour cache write as a multiple of the input price (Anthropic's)."""
 
 
 def select_tier(prices: ModelCost, prompt_tokens: int) -> CostTier | None:
@@ -47,6 +56,17 @@ def _line(tokens: int, price: float | None) -> float | None:
     if price is None:
         return None
     return tokens * price / 1_000_000
+
+
+def _cache_write_line(usage: Usage, five_minute_price: float | None, input_price: float | None) -> float | None:
+    """Cache writes: the one-hour part at twice the input price, the rest at the cache-write price."""
+    one_hour = min(max(usage.cache_write_1h, 0), usage.cache_write)
+    if not one_hour:
+        return _line(usage.cache_write, five_minute_price)
+    one_hour_price = None if input_price is None else input_price * ONE_HOUR_CACHE_WRITE_MULTIPLIER
+    short = _line(usage.cache_write - one_hour, five_minute_price)
+    long = _line(one_hour, one_hour_price)
+    return None if short is None or long is None else short + long
 
 
 def _served_by_openai(model: Model) -> bool:
@@ -80,11 +100,12 @@ def calculate_cost(model: Model, usage: Usage) -> Cost:
         output = None if plain is None or thought is None else plain + thought
     else:
         output = _line(usage.output, output_price)
+    input_price = price("input")
     fields = [
-        _line(usage.input, price("input")),
+        _line(usage.input, input_price),
         output,
         _line(usage.cache_read, price("cache_read")),
-        _line(usage.cache_write, price("cache_write")),
+        _cache_write_line(usage, price("cache_write"), input_price),
     ]
     multiplier = SERVICE_TIER_MULTIPLIERS.get(usage.service_tier or "", 1.0) if _served_by_openai(model) else 1.0
     if multiplier != 1.0:

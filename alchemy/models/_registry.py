@@ -21,6 +21,7 @@ from typing import Any
 
 import orjson
 
+from ..config import CACHE_DIR
 from ..errors import RegistryRefreshWarning
 from ..types import CostTier, Model, ModelCapabilities, ModelCost
 
@@ -243,9 +244,9 @@ def cache_dir() -> Path:
     """Where ``refresh_models`` keeps its data: ``$ALCHEMY_CACHE_DIR``, ``$XDG_CACHE_HOME/alchemy``,
     or the platform's cache directory (``~/Library/Caches/alchemy``, ``%LOCALAPPDATA%\\alchemy\\Cache``,
     ``~/.cache/alchemy``)."""
-    explicit = os.environ.get("ALCHEMY_CACHE_DIR")
-    if explicit:
-        return Path(explicit).expanduser()
+    explicit = CACHE_DIR.read()
+    if explicit is not None:
+        return explicit
     xdg = os.environ.get("XDG_CACHE_HOME")
     if xdg:
         return Path(xdg).expanduser() / "alchemy"

@@ -4,7 +4,7 @@ Three ways to authenticate, tried in this order:
 
 1. A Bedrock API key (a bearer token): ``api_key=...`` or ``AWS_BEARER_TOKEN_BEDROCK``.
    Sent as ``Authorization: Bearer ...``; needs nothing beyond alchemy itself.
-2. ``AWS_BEDROCK_SKIP_AUTH=1``: no authentication at all, for proxies and gateways
+2. ``AWS_BEDROCK_SKIP_AUTH=1`` (also ``true``/``yes``): no authentication at all, for proxies and gateways
    that add their own (and for local test servers).
 3. AWS Signature Version 4 with the standard AWS credential chain (environment
    variables, the shared config and credentials files with ``profile=`` or
@@ -16,13 +16,15 @@ The region comes from the ``region`` option, else ``AWS_REGION``, else
 ``AWS_DEFAULT_REGION``, else the region of the botocore profile, else the host of
 a ``bedrock-runtime.<region>.amazonaws.com`` base URL.
 
-Signing covers the body, so it happens in :meth:`SigV4Signer.sign`, which the
-provider's ``finalize_request`` calls on the exact bytes the runner sends (after
-``on_payload``), once per attempt.
+Signing covers the body and the time of sending, so the provider resolves the
+credentials once per request (:func:`credentials_signer`) and attaches the
+:class:`SigV4Signer` to its request as its :class:`~alchemy.request.Auth`: the runner
+has it sign the exact bytes it sends (after ``on_payload``), once per attempt.
 """
 
 from __future__ import annotations
 
+import asyncio
 import os
 import re
 import threading
@@ -30,8 +32,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from ..config import BEDROCK_SKIP_AUTH
 from ..errors import MissingConfigurationError
-from ..transport import HttpRequest
+from ..request import HttpRequest
 
 __all__ = [
     "BEDROCK_SERVICE",
@@ -50,13 +53,12 @@ __all__ = [
 BEDROCK_SERVICE = "bedrock"
 """The SigV4 service name of the Bedrock runtime endpoints."""
 BEARER_TOKEN_VARIABLE = "AWS_BEARER_TOKEN_BEDROCK"
-SKIP_AUTH_VARIABLE = "AWS_BEDROCK_SKIP_AUTH"
+SKIP_AUTH_VARIABLE = BEDROCK_SKIP_AUTH.name
 REGION_VARIABLES = ("AWS_REGION", "AWS_DEFAULT_REGION")
 
 _PROVIDER = "amazon-bedrock"
 _INSTALL_HINT = "pip install 'alchemy-llm[bedrock]'"
 _REGION_IN_HOST = re.compile(r"bedrock-runtime(?:-fips)?\.([a-z0-9-]+)\.amazonaws\.com", re.IGNORECASE)
-_TRUE = frozenset({"1", "true", "yes"})
 
 _sessions_lock = threading.Lock()
 _sessions: dict[str | None, Any] = {}
@@ -72,9 +74,8 @@ def botocore_available() -> bool:
 
 
 def skip_auth_requested(env: Mapping[str, str] | None = None) -> bool:
-    """``AWS_BEDROCK_SKIP_AUTH`` set to 1, true or yes."""
-    value = (os.environ if env is None else env).get(SKIP_AUTH_VARIABLE, "")
-    return value.strip().lower() in _TRUE
+    """``AWS_BEDROCK_SKIP_AUTH`` switched on (read now; spellings in :mod:`alchemy.config`)."""
+    return BEDROCK_SKIP_AUTH.read(env)
 
 
 def region_from_url(url: str) -> str | None:
@@ -126,41 +127,55 @@ def resolve_region(
     raise MissingConfigurationError(_PROVIDER, "an AWS region", REGION_VARIABLES, option="region")
 
 
+_SIGNATURE_HEADERS = ("Authorization", "X-Amz-Date", "X-Amz-Security-Token")
+_SIGNATURE_HEADERS_LOWER = frozenset(name.lower() for name in _SIGNATURE_HEADERS)
+
+
 @dataclass(frozen=True)
 class SigV4Signer:
-    """Signs requests for one region with credentials from botocore's chain."""
+    """The authentication step of SigV4 requests: signs each attempt for one region.
+
+    Made once per request with the credentials botocore's chain found; an
+    :class:`~alchemy.request.Auth`, so the runner calls it for every attempt.
+    """
 
     credentials: Any
     """A botocore ``Credentials`` object (refreshable ones renew themselves)."""
     region: str
     service: str = BEDROCK_SERVICE
 
-    def sign(self, request: HttpRequest) -> HttpRequest:
+    def apply(self, request: HttpRequest) -> HttpRequest:
         """A copy of ``request`` with ``Authorization``, ``X-Amz-Date`` (and ``X-Amz-Security-Token``).
 
         The signature covers ``request.body``, which must be the bytes that will be
-        sent. Any earlier signature headers are replaced.
+        sent. Any earlier signature headers are replaced. Credentials about to expire
+        are refreshed first (botocore does that, and it may block).
         """
         from botocore.auth import SigV4Auth
         from botocore.awsrequest import AWSRequest
 
         body = request.encoded_body() or b""
         frozen = self.credentials.get_frozen_credentials()
-        headers = {
-            name: value
-            for name, value in request.headers.items()
-            if name.lower() not in ("authorization", "x-amz-date", "x-amz-security-token")
+        unsigned = {
+            name: value for name, value in request.headers.items() if name.lower() not in _SIGNATURE_HEADERS_LOWER
         }
-        signed = AWSRequest(method=request.method, url=request.url, data=body, headers=headers)
+        signed = AWSRequest(method=request.method, url=request.url, data=body, headers=unsigned)
         SigV4Auth(frozen, self.service, self.region).add_auth(signed)
+        added = {name: signed.headers[name] for name in _SIGNATURE_HEADERS if name in signed.headers}
         secrets = [secret for secret in (frozen.secret_key, frozen.token) if secret]
-        return HttpRequest(
-            request.method,
-            request.url,
-            dict(signed.headers.items()),
-            body,
-            tuple(dict.fromkeys((*request.secrets, *secrets))),
-        )
+        bare = HttpRequest(request.method, request.url, unsigned, body, request.secrets)
+        return bare.with_credentials(added, secrets)
+
+    async def aapply(self, request: HttpRequest) -> HttpRequest:
+        """:meth:`apply`, in a worker thread when the credentials must be refreshed first."""
+        if self._refresh_due():
+            return await asyncio.to_thread(self.apply, request)
+        return self.apply(request)
+
+    def _refresh_due(self) -> bool:
+        """Whether botocore would refresh the credentials (network I/O) before signing."""
+        refresh_needed = getattr(self.credentials, "refresh_needed", None)
+        return bool(refresh_needed()) if callable(refresh_needed) else False
 
 
 def credentials_signer(region: str, profile: str | None = None) -> SigV4Signer:

@@ -9,10 +9,10 @@ which each subclass of :class:`GoogleProvider` writes in :meth:`~GoogleProvider.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any
 
-from ..transport import HttpRequest
-from ._google_request import GOOGLE_OPTION_NAMES, map_simple, read_options, request_body
+from ..request import Auth, HttpRequest
+from ._google_request import check_google_request, map_simple, read_options, request_body
 from ._google_stream import GeminiStreamParser
 from .base import HttpProvider
 
@@ -29,17 +29,17 @@ STREAM_QUERY = ":streamGenerateContent?alt=sse"
 
 @dataclass(frozen=True, slots=True)
 class Endpoint:
-    """Where one request goes and the headers that authenticate it (``secrets`` are redacted)."""
+    """Where one request goes and the headers that authenticate it (``secrets`` are redacted),
+    or the auth step that does, once per attempt (Vertex AI's access tokens)."""
 
     url: str
     headers: dict[str, str]
     secrets: tuple[str, ...]
+    auth: Auth | None = None
 
 
 class GoogleProvider(HttpProvider):
     """Base of the two Google providers (see the module docstring)."""
-
-    own_option_names: ClassVar[frozenset[str]] = GOOGLE_OPTION_NAMES
 
     def endpoint(self, model: Model, options: StreamOptions) -> Endpoint:
         raise TypeError(f"{type(self).__name__} must define endpoint()")
@@ -48,15 +48,20 @@ class GoogleProvider(HttpProvider):
         """Adds fields only this endpoint knows (nothing by default)."""
 
     def build_request(self, model: Model, context: Context, options: StreamOptions) -> HttpRequest:
-        google = read_options(model, options.provider_options)
+        google = read_options(model, options)
         endpoint = self.endpoint(model, options)
-        shaped = self.shape(model, context, options, tool_choice=google.tool_choice)
+        shaped = self.shape(model, context, options)
         body = request_body(model, shaped, options, google)
         self.adjust_body(body, options)
-        return HttpRequest("POST", endpoint.url, endpoint.headers, body, endpoint.secrets)
+        self.with_extra_body(body, options)
+        return HttpRequest("POST", endpoint.url, endpoint.headers, body, endpoint.secrets, endpoint.auth)
 
     def create_parser(self, model: Model, options: StreamOptions, emitter: EventEmitter) -> WireParser:
-        return GeminiStreamParser(model, self.label, emitter, self.priced)
+        return GeminiStreamParser(self.label, emitter)
 
     def map_simple_options(self, model: Model, options: StreamOptions) -> StreamOptions:
         return map_simple(model, options)
+
+    def check_request(self, model: Model, context: Context, options: StreamOptions) -> None:
+        """At the call: thinking options against each other and the model, the tool-schema compat flag."""
+        check_google_request(model, options)

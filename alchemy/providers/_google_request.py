@@ -30,6 +30,16 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Final
 
+from ..model_facts import (
+    budget_range,
+    can_turn_off_thinking,
+    effort_values,
+    gemini_thinking,
+    is_gemini,
+    is_gemini3,
+    uses_thinking_levels,
+)
+from ..options._kinds import fail_value
 from ..types import (
     AssistantMessage,
     ImageContent,
@@ -42,57 +52,59 @@ from ..types import (
 from ._google_schema import ToolSchemaMode, openapi_schema, tool_schema_mode
 
 if TYPE_CHECKING:
-    from ..capabilities import ShapedRequest, ToolChoice
-    from ..streaming import StreamOptions
+    from ..capabilities import ShapedRequest
+    from ..options import StreamOptions
     from ..types import Message, Model, Tool
 
 __all__ = [
-    "GOOGLE_OPTION_NAMES",
+    "DYNAMIC_BUDGET",
+    "GEMINI_THINKING_LEVELS",
     "SKIP_SIGNATURE",
     "GoogleOptions",
+    "check_google_request",
     "convert_messages",
     "function_declarations",
-    "is_gemini3",
+    "generation_config",
     "map_simple",
     "read_options",
     "request_body",
     "thinking_config",
+    "thinking_level_option",
     "tool_config",
     "valid_signature",
 ]
 
-GOOGLE_OPTION_NAMES: Final = frozenset(
-    {"tool_choice", "thinking_enabled", "thinking_budget", "thinking_level", "tool_schema"}
-)
-"""The options both Google providers accept (see :class:`GoogleOptions`)."""
-
 SKIP_SIGNATURE: Final = "skip_thought_signature_validator"
 """Google's documented placeholder signature for function calls the model did not write."""
 
-THINKING_LEVELS: Final = ("minimal", "low", "medium", "high")
 SIMPLE_MAX_TOKENS: Final = 32000
 TOOL_RESULT_IMAGE_TEXT: Final = "Tool result image:"
 IMAGE_ONLY_RESULT_TEXT: Final = "(see attached image)"
 
-_BASE64: Final = re.compile(r"[A-Za-z0-9+/]+={0,2}")
-_GEMINI3: Final = re.compile(r"gemini-3(?:\.\d+)?(?:-|$)")
-_GEMINI3_PRO: Final = re.compile(r"gemini-3(?:\.\d+)?-pro")
-_GEMINI3_FLASH: Final = re.compile(r"gemini-3(?:\.\d+)?-flash")
-_MODES: Final = {"auto": "AUTO", "none": "NONE", "any": "ANY", "required": "ANY"}
-
-# streamSimple thinking budgets per level (minimal, low, medium, high), pi-ai's.
-_BUDGETS_25_PRO: Final = {"minimal": 128, "low": 2048, "medium": 8192, "high": 32768}
-_BUDGETS_25_FLASH: Final = {"minimal": 128, "low": 2048, "medium": 8192, "high": 24576}
+GEMINI_THINKING_LEVELS: Final = ("minimal", "low", "medium", "high")
+"""What option ``thinking_level`` takes (sent upper case); which of them a model takes is in :mod:`alchemy.model_facts`."""
 DYNAMIC_BUDGET: Final = -1
+"""``thinkingBudget: -1``: the model decides how much to think."""
+
+_BASE64: Final = re.compile(r"[A-Za-z0-9+/]+={0,2}")
+_MODES: Final = {"auto": "AUTO", "none": "NONE", "required": "ANY"}
+"""``functionCallingConfig.mode`` of each canonical ``tool_choice`` word."""
+
+_SAMPLING_FIELDS: Final = (
+    ("stop", "stopSequences"),
+    ("top_p", "topP"),
+    ("top_k", "topK"),
+    ("seed", "seed"),
+    ("presence_penalty", "presencePenalty"),
+    ("frequency_penalty", "frequencyPenalty"),
+)
+"""Canonical options copied as they are into ``generationConfig`` (option, field)."""
 
 
 @dataclass(frozen=True, slots=True)
 class GoogleOptions:
-    """The Google-specific options of one call, checked.
+    """The Google-specific options of one call (checked at the call by :mod:`alchemy.options`).
 
-    * ``tool_choice``: ``"auto"``, ``"none"``, ``"any"`` (``"required"`` is the same),
-      or one tool by name (``{"type": "tool", "name": ...}`` or the OpenAI shape);
-      sent as ``toolConfig.functionCallingConfig`` only when the context has tools.
     * ``thinking_enabled`` / ``thinking_budget`` / ``thinking_level``: the
       ``thinkingConfig`` of reasoning models. ``thinking_budget`` is a token budget
       (``-1`` dynamic, ``0`` off; Gemini 2.5), ``thinking_level`` one of ``minimal``,
@@ -101,65 +113,41 @@ class GoogleOptions:
       budget is 0). Nothing is sent when none is given, nor to a model without
       reasoning (``model.reasoning`` false), as in pi-ai.
     * ``tool_schema``: ``"json_schema"`` (``parametersJsonSchema``) or ``"openapi"``
-      (the older ``parameters`` subset); see :mod:`._google_schema`.
+      (the older ``parameters`` subset), resolved with the model's compat flag; see
+      :mod:`._google_schema`.
     """
 
-    tool_choice: ToolChoice | None = None
     thinking_enabled: bool | None = None
     thinking_budget: int | None = None
     thinking_level: str | None = None
     tool_schema: ToolSchemaMode = "json_schema"
 
 
-def read_options(model: Model, options: Mapping[str, Any]) -> GoogleOptions:
-    """Checks the Google options in ``options`` (a call's ``provider_options``)."""
-    enabled = options.get("thinking_enabled")
-    if enabled is not None and not isinstance(enabled, bool):
-        raise TypeError(f"option thinking_enabled must be a bool, got {type(enabled).__name__}")
-    budget = options.get("thinking_budget")
-    if budget is not None:
-        if isinstance(budget, bool) or not isinstance(budget, int):
-            raise TypeError(f"option thinking_budget must be an int, got {type(budget).__name__}")
-        if budget < DYNAMIC_BUDGET:
-            raise ValueError(f"option thinking_budget must be -1 (dynamic), 0 (off) or a token count, got {budget}")
-    level = options.get("thinking_level")
-    if level is not None:
-        if not isinstance(level, str) or level.lower() not in THINKING_LEVELS:
-            allowed = ", ".join(repr(v) for v in THINKING_LEVELS)
-            raise ValueError(f"option thinking_level must be one of {allowed}, got {level!r}")
-        level = level.lower()
-        if budget is not None:
-            raise ValueError("options thinking_level and thinking_budget cannot be combined; give one of them")
+def read_options(model: Model, options: StreamOptions) -> GoogleOptions:
+    """The Google options of a call (already checked), with the tool-schema mode resolved."""
+    own = options.provider_options
     return GoogleOptions(
-        tool_choice=_check_tool_choice(options.get("tool_choice")),
-        thinking_enabled=enabled,
-        thinking_budget=budget,
-        thinking_level=level,
-        tool_schema=tool_schema_mode(model, options.get("tool_schema")),
+        thinking_enabled=own.get("thinking_enabled"),
+        thinking_budget=own.get("thinking_budget"),
+        thinking_level=own.get("thinking_level"),
+        tool_schema=tool_schema_mode(model, own.get("tool_schema")),
     )
 
 
-def _check_tool_choice(choice: object) -> ToolChoice | None:
-    if choice is None:
-        return None
-    if isinstance(choice, str):
-        if choice not in _MODES:
-            raise ValueError(f"option tool_choice must be 'auto', 'none', 'any', 'required' or a tool, got {choice!r}")
-        return choice
-    if isinstance(choice, Mapping) and _named_tool(choice):
-        return dict(choice)
-    raise ValueError(
-        "option tool_choice must be 'auto', 'none', 'any', 'required', {'type': 'tool', 'name': ...} "
-        f"or {{'type': 'function', 'function': {{'name': ...}}}}, got {choice!r}"
-    )
+def check_google_request(model: Model, options: StreamOptions) -> None:
+    """What the option table cannot check alone: options together, and the model's compat flag.
 
-
-def _named_tool(choice: Mapping[str, Any]) -> str | None:
-    name = choice.get("name")
-    function = choice.get("function")
-    if name is None and isinstance(function, Mapping):
-        name = function.get("name")
-    return name if isinstance(name, str) and name else None
+    Runs at the call (``check_request``), so none of these becomes a late error event.
+    """
+    own = options.provider_options
+    if own.get("thinking_level") is not None and own.get("thinking_budget") is not None:
+        raise ValueError("options thinking_level and thinking_budget cannot be combined; give one of them")
+    if options.logprobs is False and options.top_logprobs is not None:
+        raise ValueError(
+            f"option top_logprobs={options.top_logprobs} asks for log-probabilities, which logprobs=False turns off"
+        )
+    _check_thinking_options(model, own.get("thinking_level"), own.get("thinking_budget"))
+    tool_schema_mode(model, own.get("tool_schema"))  # a bad compat['tool_schema'] of the model raises here
 
 
 # --------------------------------------------------------------------------- model families
@@ -168,10 +156,6 @@ def _named_tool(choice: Mapping[str, Any]) -> str | None:
 def _model_name(model: Model) -> str:
     """The model's own name, without a publisher prefix (``openai/gpt-oss-120b-maas``)."""
     return model.id.rsplit("/", 1)[-1].lower()
-
-
-def is_gemini3(model: Model) -> bool:
-    return _GEMINI3.search(_model_name(model)) is not None
 
 
 def _requires_tool_call_id(model: Model) -> bool:
@@ -328,39 +312,54 @@ def function_declarations(tools: Sequence[Tool], mode: ToolSchemaMode) -> list[d
     return declarations
 
 
-def tool_config(choice: ToolChoice, tools: Sequence[Tool]) -> dict[str, Any]:
-    """``toolConfig.functionCallingConfig`` for a checked ``tool_choice``."""
-    if isinstance(choice, str):
-        return {"functionCallingConfig": {"mode": _MODES[choice]}}
-    name = _named_tool(choice)
-    if name not in {tool.name for tool in tools}:
-        known = ", ".join(repr(tool.name) for tool in tools)
-        raise ValueError(f"option tool_choice names the tool {name!r}, which is not in the context's tools ({known})")
-    return {"functionCallingConfig": {"mode": "ANY", "allowedFunctionNames": [name]}}
+def tool_config(choice: str | Mapping[str, Any]) -> dict[str, Any]:
+    """``toolConfig.functionCallingConfig`` for a canonical ``tool_choice`` (:data:`alchemy.options.ToolChoice`).
+
+    A named tool was checked against the context's tools at the call.
+    """
+    if isinstance(choice, Mapping):
+        return {"functionCallingConfig": {"mode": "ANY", "allowedFunctionNames": [choice["name"]]}}
+    return {"functionCallingConfig": {"mode": _MODES[choice]}}
+
+
+def generation_config(
+    model: Model, shaped: ShapedRequest, options: StreamOptions, google: GoogleOptions
+) -> dict[str, Any]:
+    """``generationConfig``: sampling, limits, log-probabilities and thinking (empty when nothing is asked)."""
+    config: dict[str, Any] = {}
+    if shaped.values.temperature is not None:
+        config["temperature"] = shaped.values.temperature
+    if options.max_tokens is not None:
+        config["maxOutputTokens"] = options.max_tokens
+    for name, field in _SAMPLING_FIELDS:
+        value = getattr(options, name)
+        if value is not None:
+            config[field] = value
+    if options.logprobs or options.top_logprobs is not None:  # top_logprobs implies logprobs
+        config["responseLogprobs"] = True
+        if options.top_logprobs:  # 0 asks for the chosen tokens only, which is what no count gives
+            config["logprobs"] = options.top_logprobs
+    thinking = thinking_config(model, google)
+    if thinking is not None:
+        config["thinkingConfig"] = thinking
+    return config
 
 
 def request_body(
     model: Model, shaped: ShapedRequest, options: StreamOptions, google: GoogleOptions
 ) -> dict[str, Any]:
-    """The JSON body of ``streamGenerateContent`` for a shaped request."""
+    """The JSON body of ``streamGenerateContent`` for a shaped request (``extra_body`` not merged yet)."""
     context = shaped.context
     body: dict[str, Any] = {"contents": convert_messages(model, context.messages)}
     if context.system_prompt:
         body["systemInstruction"] = {"parts": [{"text": context.system_prompt}]}
-    generation: dict[str, Any] = {}
-    if shaped.values.temperature is not None:
-        generation["temperature"] = shaped.values.temperature
-    if options.max_tokens is not None:
-        generation["maxOutputTokens"] = options.max_tokens
-    thinking = thinking_config(model, google)
-    if thinking is not None:
-        generation["thinkingConfig"] = thinking
+    generation = generation_config(model, shaped, options, google)
     if generation:
         body["generationConfig"] = generation
     if context.tools:
         body["tools"] = [{"functionDeclarations": function_declarations(context.tools, google.tool_schema)}]
         if shaped.values.tool_choice is not None:
-            body["toolConfig"] = tool_config(shaped.values.tool_choice, context.tools)
+            body["toolConfig"] = tool_config(shaped.values.tool_choice)
     return body
 
 
@@ -368,40 +367,70 @@ def request_body(
 
 
 def map_simple(model: Model, options: StreamOptions) -> StreamOptions:
-    """``reasoning`` / ``thinking_budgets`` as thinking options (pi-ai's mapping).
+    """``reasoning`` (with ``thinking_budgets``) as thinking options, per :func:`alchemy.model_facts.gemini_thinking`.
 
-    No level: thinking is not asked for (no ``thinkingConfig``; models that think by
-    default still do, without returning thoughts). Gemini 3 Pro: minimal and low ->
-    ``LOW``, medium and high -> ``HIGH``; Gemini 3 Flash: the level itself; other
-    reasoning models: a budget (2.5 Pro 128 / 2048 / 8192 / 32768, 2.5 Flash 128 /
-    2048 / 8192 / 24576, otherwise dynamic), ``thinking_budgets`` winning. ``xhigh``
-    counts as ``high``. Like every simple call, a missing ``max_tokens`` becomes the
-    model's limit capped at 32000. Options given explicitly win over the mapping.
+    Runs at the call. A level becomes ``thinking_level`` (Gemini 3) or
+    ``thinking_budget`` (Gemini 2.5 and others), with ``thinking_enabled`` (whether
+    thoughts come back) false only for ``off``: Gemini 2.5 Flash and Flash-Lite get
+    budget 0, Gemini 3 its lowest level, and a model that cannot stop thinking (2.5
+    Pro) raises ``ValueError`` here. No level asks for nothing (no ``thinkingConfig``:
+    models that think by default still do, without returning thoughts). An explicit
+    ``thinking_level`` or ``thinking_budget`` wins over the level (which then maps
+    nothing), and an explicit ``thinking_enabled`` over the mapped one. A missing
+    ``max_tokens`` becomes the model's limit capped at 32000, as on every simple call.
     """
     if options.max_tokens is None and model.max_tokens > 0:
         options = replace(options, max_tokens=min(model.max_tokens, SIMPLE_MAX_TOKENS))
     if not model.reasoning:
         return options
-    mapped: dict[str, Any]
-    if options.reasoning is None:
-        mapped = {"thinking_enabled": False}
-    else:
-        effort = "high" if options.reasoning == "xhigh" else options.reasoning
-        name = _model_name(model)
-        if _GEMINI3_PRO.search(name):
-            mapped = {"thinking_enabled": True, "thinking_level": "low" if effort in ("minimal", "low") else "high"}
-        elif _GEMINI3_FLASH.search(name):
-            mapped = {"thinking_enabled": True, "thinking_level": effort}
+    own = options.provider_options
+    if own.get("thinking_level") is not None or own.get("thinking_budget") is not None:
+        return options
+    mapped: dict[str, Any] = {"thinking_enabled": False}
+    thinking = None if options.reasoning is None else gemini_thinking(model, options.reasoning, options.thinking_budgets)
+    if thinking is not None:
+        mapped = {"thinking_enabled": thinking.include_thoughts}
+        if thinking.thinking_level is not None:
+            mapped["thinking_level"] = thinking.thinking_level.lower()
         else:
-            mapped = {"thinking_enabled": True, "thinking_budget": _budget(name, effort, options.thinking_budgets)}
-    return replace(options, provider_options={**mapped, **options.provider_options})
+            mapped["thinking_budget"] = thinking.thinking_budget
+    return replace(options, provider_options={**mapped, **own})
 
 
-def _budget(name: str, effort: str, custom: Mapping[str, int] | None) -> int:
-    if custom and effort in custom:
-        return custom[effort]
-    if "2.5-pro" in name:
-        return _BUDGETS_25_PRO[effort]
-    if "2.5-flash" in name:
-        return _BUDGETS_25_FLASH[effort]
-    return DYNAMIC_BUDGET
+# --------------------------------------------------------------------------- option checks
+
+
+def thinking_level_option(name: str, value: object) -> str:
+    """The option kind of ``thinking_level``: a level in any case (``"HIGH"``, as Google writes it), in lower case."""
+    if isinstance(value, str) and value.lower() in GEMINI_THINKING_LEVELS:
+        return value.lower()
+    raise fail_value(name, f"one of {', '.join(map(repr, GEMINI_THINKING_LEVELS))} (any case)", value)
+
+
+def _check_thinking_options(model: Model, level: str | None, budget: int | None) -> None:
+    """An explicit ``thinking_level`` / ``thinking_budget`` the Gemini model cannot take raises."""
+    if not (model.reasoning and is_gemini(model)):
+        return
+    if level is not None:
+        if not uses_thinking_levels(model):
+            raise ValueError(f"option thinking_level is for Gemini 3 models; model {model.key} takes thinking_budget")
+        levels = effort_values(model)
+        if levels and level not in levels:
+            raise fail_value("thinking_level", f"one of {', '.join(map(repr, levels))} for model {model.key}", level)
+    if budget is None or budget == DYNAMIC_BUDGET or uses_thinking_levels(model):
+        return
+    if budget == 0:
+        if not can_turn_off_thinking(model):
+            raise ValueError(
+                f"option thinking_budget=0 turns thinking off, which model {model.key} cannot do; "
+                "give a budget, or -1 to let the model decide"
+            )
+        return
+    limits = budget_range(model)
+    if limits is None:
+        return
+    low, high = limits.minimum, limits.maximum
+    if (low is not None and budget < low) or (high is not None and budget > high):
+        tokens = f"{low or 0} to {high}" if high is not None else f"at least {low}"
+        off = ", 0 (off)" if can_turn_off_thinking(model) else ""
+        raise fail_value("thinking_budget", f"-1 (dynamic){off} or {tokens} tokens for model {model.key}", budget)

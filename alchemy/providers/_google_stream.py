@@ -11,17 +11,20 @@ Each SSE event is a whole ``GenerateContentResponse`` (the stream has no ``[DONE
   ``willContinue``), assembled by :mod:`._google_partial_args`. A call without an
   ``id``, or with one already used in this message, gets a generated id that stays
   the same for the rest of the message.
+* ``candidates[0].logprobsResult`` (asked for with ``logprobs`` / ``top_logprobs``):
+  each event's ``chosenCandidates`` with the ``topCandidates`` of the same step are
+  appended to ``message.logprobs``.
 * ``usageMetadata``: ``input`` is ``promptTokenCount`` minus the cached tokens
   (``cachedContentTokenCount``, reported as ``cache_read``) plus the tokens of
   tool-use prompts; ``output`` is the candidates' tokens plus the thinking tokens
   (``thoughtsTokenCount``, counted once, also in ``reasoning``). Gemini repeats
-  the metadata in every event with running counts. The message's usage (counts and
-  cost, always consistent with each other) is set when counts first arrive, when
-  the prompt side changes, whenever the output has grown by ``USAGE_STEP`` tokens,
-  and exactly from the last counts when the response ends; so a stream that fails
-  keeps usage at most ``USAGE_STEP`` output tokens behind the last event, and a
-  finished one has the exact figures. (Pricing every event would cost more than
-  all the rest of the parsing.)
+  the metadata in every event with running counts. The usage is reported to the
+  emitter (which prices it, so counts and cost always agree) when counts first
+  arrive, when the prompt side changes, whenever the output has grown by
+  ``USAGE_STEP`` tokens, and exactly from the last counts when the response ends;
+  so a stream that fails keeps usage at most ``USAGE_STEP`` output tokens behind the
+  last event, and a finished one has the exact figures. (Reporting, hence pricing,
+  every event would cost more than all the rest of the parsing.)
 * ``finishReason``: ``STOP`` ends with ``stop`` (``toolUse`` when the message has
   tool calls), ``MAX_TOKENS`` with ``length`` (``toolUse`` when whole tool calls
   arrived before the cut); every other reason (``SAFETY``, ``RECITATION``,
@@ -38,19 +41,19 @@ from __future__ import annotations
 
 import re
 import secrets
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Final
 
 import orjson
 
 from ..errors import ProviderStreamError, StreamInterruptedError
-from ..types import TextContent, ThinkingContent, ToolCall, Usage
+from ..types import TextContent, ThinkingContent, TokenLogprob, Usage
 from ._google_partial_args import PartialArguments
 from .base import SSEParser
 
 if TYPE_CHECKING:
     from ..emitter import EventEmitter
-    from ..types import Model, StopReason
+    from ..types import StopReason
 
 __all__ = ["FINISH_REASON_ERRORS", "GeminiStreamParser", "gemini_usage"]
 
@@ -81,9 +84,7 @@ _RETRYABLE_CODES: Final = frozenset({408, 429, 500, 502, 503, 504})
 _NOT_ID_CHAR: Final = re.compile(r"[^A-Za-z0-9_-]")
 _COUNT_KEYS: Final = ("promptTokenCount", "candidatesTokenCount", "totalTokenCount", "thoughtsTokenCount")
 USAGE_STEP: Final = 64
-"""Output tokens by which the running usage may trail the stream before it is priced again."""
-
-Pricer = Callable[["Model", Usage], Usage]
+"""Output tokens by which the running usage may trail the stream before it is reported again."""
 
 
 def gemini_usage(meta: Mapping[str, Any]) -> Usage | None:
@@ -102,6 +103,15 @@ def gemini_usage(meta: Mapping[str, Any]) -> Usage | None:
     )
 
 
+def _token_logprob(candidate: Mapping[str, Any]) -> tuple[str, float]:
+    """``(token, logProbability)`` of a logprobs candidate; proto JSON leaves out empty strings and zeros."""
+    token = candidate.get("token", "")
+    logprob = candidate.get("logProbability", 0.0)
+    if type(token) is not str or type(logprob) not in (int, float):
+        raise TypeError(f"a logprobs candidate must have a string token and a number, got {dict(candidate)!r}")
+    return token, float(logprob)
+
+
 def _count(meta: Mapping[str, Any], key: str) -> int:
     value = meta.get(key)
     return value if type(value) is int and value > 0 else 0
@@ -111,14 +121,12 @@ class GeminiStreamParser(SSEParser):
     """Parses one ``streamGenerateContent`` response body into the emitter (see the module doc)."""
 
     __slots__ = (
-        "_model",
         "_label",
-        "_priced",
         "_finish_reason",
         "_response_id_seen",
         "_last_counts",
         "_pending_usage",
-        "_priced_at",
+        "_reported_at",
         "_call",
         "_call_cut",
         "_ids",
@@ -126,16 +134,14 @@ class GeminiStreamParser(SSEParser):
         "_id_counter",
     )
 
-    def __init__(self, model: Model, label: str, emitter: EventEmitter, priced: Pricer) -> None:
+    def __init__(self, label: str, emitter: EventEmitter) -> None:
         super().__init__(emitter)
-        self._model = model
         self._label = label
-        self._priced = priced
         self._finish_reason: str | None = None
         self._response_id_seen = False
         self._last_counts: tuple[Any, ...] | None = None
         self._pending_usage: dict[str, Any] | None = None
-        self._priced_at: tuple[Any, Any, int] | None = None  # (prompt, cached, output) last priced
+        self._reported_at: tuple[Any, Any, int] | None = None  # (prompt, cached, output) last reported
         self._call: PartialArguments | None = None
         self._call_cut = False
         self._ids: set[str] = set()
@@ -183,6 +189,9 @@ class GeminiStreamParser(SSEParser):
                 parts = content.get("parts")
                 if parts:
                     self._parts(parts)
+            logprobs = candidate.get("logprobsResult")
+            if logprobs:
+                self._logprobs(logprobs)
             if reason:
                 self._finish(reason, candidate)
             return
@@ -234,13 +243,22 @@ class GeminiStreamParser(SSEParser):
             if signature and self._call is None:
                 self._sign(ThinkingContent if part.get("thought") is True else TextContent, signature)
 
+    def _logprobs(self, result: Mapping[str, Any]) -> None:
+        """One event's ``logprobsResult``: per step the chosen token, with that step's top candidates."""
+        tops = result.get("topCandidates") or ()
+        items = []
+        for step, chosen in enumerate(result.get("chosenCandidates") or ()):
+            alternatives = tops[step].get("candidates") or () if step < len(tops) else ()
+            items.append(TokenLogprob(*_token_logprob(chosen), tuple(map(_token_logprob, alternatives))))
+        if items:
+            self.emitter.add_logprobs(items)
+
     def _sign(self, kind: type[Any], signature: object) -> None:
         """Puts ``signature`` on the open block of ``kind``, or on a new empty one."""
         if type(signature) is not str:
             raise TypeError(f"thoughtSignature must be a string, got {type(signature).__name__}")
         emitter = self.emitter
-        index = emitter.current_index
-        if index is not None and type(emitter.message.content[index]) is kind:
+        if type(emitter.open_block) is kind:
             if kind is TextContent:
                 emitter.set_text_signature(signature)
             else:
@@ -329,7 +347,7 @@ class GeminiStreamParser(SSEParser):
     # -- usage and the end --------------------------------------------------------------
 
     def _usage(self, meta: Any, final: bool) -> None:
-        """Takes one event's ``usageMetadata``; prices it now or keeps it pending (see the module doc)."""
+        """Takes one event's ``usageMetadata``; reports it now or keeps it pending (see the module doc)."""
         if type(meta) is not dict:
             return
         get = meta.get
@@ -347,13 +365,13 @@ class GeminiStreamParser(SSEParser):
             return
         self._last_counts = counts
         self._pending_usage = meta
-        priced_at = self._priced_at
+        reported_at = self._reported_at
         if (
             final
-            or priced_at is None
-            or priced_at[0] != counts[0]
-            or priced_at[1] != counts[3]
-            or (counts[1] or 0) + (counts[2] or 0) - priced_at[2] >= USAGE_STEP
+            or reported_at is None
+            or reported_at[0] != counts[0]
+            or reported_at[1] != counts[3]
+            or (counts[1] or 0) + (counts[2] or 0) - reported_at[2] >= USAGE_STEP
         ):
             self._flush_usage()
 
@@ -365,8 +383,8 @@ class GeminiStreamParser(SSEParser):
         usage = gemini_usage(meta)
         if usage is None:
             return
-        self._priced_at = (meta.get("promptTokenCount"), meta.get("cachedContentTokenCount"), usage.output)
-        self.emitter.set_usage(self._priced(self._model, usage))
+        self._reported_at = (meta.get("promptTokenCount"), meta.get("cachedContentTokenCount"), usage.output)
+        self.emitter.set_usage(usage)
 
     def _finish(self, reason: Any, candidate: Mapping[str, Any]) -> None:
         reason = str(reason)
@@ -384,7 +402,7 @@ class GeminiStreamParser(SSEParser):
         raise ProviderStreamError(message)
 
     def _stop_reason(self) -> StopReason:
-        has_tool_calls = any(type(block) is ToolCall for block in self.emitter.message.content)
+        has_tool_calls = self.emitter.has_tool_calls
         if self._finish_reason == "MAX_TOKENS":
             return "toolUse" if has_tool_calls and not self._call_cut else "length"
         return "toolUse" if has_tool_calls else "stop"

@@ -16,6 +16,16 @@ the target model itself gets its reasoning and item ids back; another model's
 function calls keep their ``call_id`` alone, so the API does not look for the
 reasoning item they were paired with.
 
+The call's options arrive checked (:mod:`alchemy.options`); this module only maps
+them: ``top_p``, ``parallel_tool_calls``, ``metadata``, ``tool_choice`` (canonical ->
+``"auto"`` / ``"none"`` / ``"required"`` / ``{"type": "function", "name": ...}``),
+``user`` (OpenAI's ``safety_identifier``, its documented replacement of the
+deprecated ``user``; ``user`` for other servers), ``logprobs`` / ``top_logprobs``
+(``top_logprobs`` plus ``include: ["message.output_text.logprobs"]``) and the
+reasoning level, mapped by :func:`alchemy.model_facts.openai_reasoning_effort`.
+Responses has no ``stop``, ``seed``, penalties or ``top_k``: the option table refuses
+them at the call.
+
 **Stream.** ``response.output_item.added`` / ``.done`` open and close one block per
 reasoning, message and function-call item. Reasoning summary parts (and the raw
 ``reasoning_text`` that open-weight servers stream) become thinking, parts joined by
@@ -31,14 +41,14 @@ logger. ``error`` and ``response.failed`` end the stream with a clear error
 from __future__ import annotations
 
 import logging
-import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
 
 import orjson
 
 from ..errors import ProviderStreamError, StreamInterruptedError
+from ..model_facts import effort_values, openai_reasoning_effort
 from ..tool_ids import stable_hash
 from ..transform import is_same_model
 from ..types import (
@@ -46,63 +56,54 @@ from ..types import (
     ImageContent,
     TextContent,
     ThinkingContent,
+    TokenLogprob,
     Tool,
     ToolCall,
     ToolResultMessage,
     Usage,
     UserMessage,
 )
-from .base import HttpProvider, SSEParser, resolve_cache_retention
+from .base import SSEParser, resolve_cache_retention
 
 if TYPE_CHECKING:
     from ..capabilities import ShapedRequest, ToolChoice
     from ..emitter import EventEmitter
-    from ..streaming import StreamOptions
+    from ..options import StreamOptions
     from ..types import Context, Message, Model, StopReason
 
 __all__ = [
-    "EFFORT_LEVELS",
-    "JUICE_MESSAGE",
-    "REASONING_SUMMARIES",
-    "SERVICE_TIERS",
+    "ENCRYPTED_REASONING",
+    "LOGPROBS_INCLUDE",
+    "METADATA_LIMITS",
     "ResponsesParser",
     "ResponsesSettings",
     "build_body",
-    "clamp_effort",
+    "check_request",
     "convert_messages",
     "convert_tool_choice",
     "convert_tools",
-    "effort_values",
     "map_reasoning_level",
     "parse_text_signature",
     "read_settings",
     "responses_usage",
     "stream_error",
-    "supports_xhigh",
     "text_signature",
+    "token_logprobs",
+    "wants_logprobs",
 ]
 
 logger = logging.getLogger("alchemy.providers.responses")
 
-EFFORT_LEVELS: Final = ("none", "minimal", "low", "medium", "high", "xhigh")
-"""Values of the ``reasoning_effort`` option (``none`` turns reasoning off where the model can)."""
-REASONING_SUMMARIES: Final = ("auto", "concise", "detailed")
-"""Values of the ``reasoning_summary`` option."""
-SERVICE_TIERS: Final = ("auto", "default", "flex", "priority", "scale")
-"""Values of the ``service_tier`` option (OpenAI only)."""
-
-JUICE_MESSAGE: Final = "# Juice: 0 !important"
-"""The developer message that keeps a GPT-5 model which cannot take ``effort: "none"`` from
-reasoning (a community workaround pi-ai uses; sent only when reasoning is asked to be off)."""
+ENCRYPTED_REASONING: Final = "reasoning.encrypted_content"
+"""The ``include`` entry that returns reasoning items replayable with ``store: false``."""
+LOGPROBS_INCLUDE: Final = "message.output_text.logprobs"
+"""The ``include`` entry that makes ``response.output_text.delta`` events carry ``logprobs``."""
+METADATA_LIMITS: Final = (16, 64, 512)
+"""OpenAI's ``metadata`` limits: pairs, characters per key, characters per value."""
 
 MAX_ITEM_ID: Final = 64
 """Longest item id the API accepts; longer message ids are replaced by a short hash."""
 
-# The effort scale, lowest first: clamping picks the nearest level a model lists.
-_EFFORT_SCALE: Final = ("none", "minimal", "low", "medium", "high", "xhigh")
-# Models without a listed effort range that accept xhigh (pi-ai's list: GPT-5.1 Codex Max, GPT-5.2 and later).
-_XHIGH_IDS: Final = re.compile(r"gpt-5\.1-codex-max|gpt-5\.(?:[2-9]|\d\d)")
-_TOOL_CHOICE_WORDS: Final = {"auto": "auto", "none": "none", "required": "required", "any": "required"}
 _RETRYABLE_ERRORS: Final = frozenset(
     {
         "server_error",
@@ -129,119 +130,95 @@ _SIGNATURE_VERSION: Final = 1
 
 @dataclass(frozen=True, slots=True)
 class ResponsesSettings:
-    """The Responses-specific options of one call, checked."""
+    """The Responses API's own options of one call (checked at the call by the option table)."""
 
-    tool_choice: ToolChoice | None = None
     reasoning_effort: str | None = None
     reasoning_summary: str | None = None
     service_tier: str | None = None
 
 
-def _choice(name: str, value: Any, allowed: tuple[str, ...]) -> str | None:
-    if value is None:
-        return None
-    if value not in allowed:
-        raise ValueError(f"option {name} must be one of {', '.join(map(repr, allowed))}, got {value!r}")
-    return str(value)
-
-
 def read_settings(options: StreamOptions) -> ResponsesSettings:
-    """Checks the provider options; a bad value raises ``ValueError`` naming it and the choices."""
+    """The API's own options, as :mod:`alchemy.options` checked them."""
     own = options.provider_options
-    tool_choice = own.get("tool_choice")
-    if tool_choice is not None:
-        convert_tool_choice(tool_choice)  # raises on a shape no API accepts
     return ResponsesSettings(
-        tool_choice=tool_choice,
-        reasoning_effort=_choice("reasoning_effort", own.get("reasoning_effort"), EFFORT_LEVELS),
-        reasoning_summary=_choice("reasoning_summary", own.get("reasoning_summary"), REASONING_SUMMARIES),
-        service_tier=_choice("service_tier", own.get("service_tier"), SERVICE_TIERS),
+        reasoning_effort=own.get("reasoning_effort"),
+        reasoning_summary=own.get("reasoning_summary"),
+        service_tier=own.get("service_tier"),
     )
 
 
 def convert_tool_choice(choice: ToolChoice) -> str | dict[str, Any]:
-    """``auto`` / ``none`` / ``required`` (``any`` too), or a tool named in any common object form."""
-    if isinstance(choice, str):
-        word = _TOOL_CHOICE_WORDS.get(choice)
-        if word is None:
+    """A canonical ``tool_choice`` on the wire: the word as is, a named tool as ``{"type": "function", ...}``."""
+    if isinstance(choice, dict):
+        return {"type": "function", "name": choice["name"]}
+    return choice
+
+
+def wants_logprobs(options: StreamOptions) -> bool:
+    """Whether the call asked for token log-probabilities (``top_logprobs`` implies ``logprobs``)."""
+    return bool(options.logprobs) or (options.top_logprobs is not None and options.logprobs is not False)
+
+
+def check_request(model: Model, options: StreamOptions) -> None:
+    """What the option table cannot check alone; raises at the call, naming the options.
+
+    ``top_logprobs`` with ``logprobs=False`` contradict each other; an explicit
+    ``reasoning_effort`` must be one the model takes (when its efforts are known:
+    :func:`alchemy.model_facts.effort_values`); ``metadata`` must fit OpenAI's limits.
+    """
+    if options.logprobs is False and options.top_logprobs is not None:
+        raise ValueError(
+            f"option top_logprobs={options.top_logprobs} asks for log-probabilities, which logprobs=False turns off"
+        )
+    effort = options.provider_options.get("reasoning_effort")
+    if effort is not None and model.reasoning:
+        efforts = effort_values(model)
+        if efforts and effort not in efforts:
             raise ValueError(
-                f"option tool_choice must be 'auto', 'none', 'required' or {{'type': 'function', 'name': ...}}, "
-                f"got {choice!r}"
+                f"option reasoning_effort must be one of {', '.join(map(repr, efforts))} for model {model.key}, "
+                f"got {effort!r}"
             )
-        return word
-    if isinstance(choice, Mapping):
-        name = choice.get("name")
-        nested = choice.get("function")
-        if name is None and isinstance(nested, Mapping):
-            name = nested.get("name")  # Chat Completions' {"type": "function", "function": {"name": ...}}
-        if choice.get("type") in ("function", "tool") and isinstance(name, str) and name:
-            return {"type": "function", "name": name}
-        if choice.get("type") in _TOOL_CHOICE_WORDS and name is None:
-            return _TOOL_CHOICE_WORDS[str(choice["type"])]
-    raise ValueError(
-        f"option tool_choice must be 'auto', 'none', 'required' or {{'type': 'function', 'name': ...}}, got {choice!r}"
-    )
+    if options.metadata:
+        _check_metadata(options.metadata)
+
+
+def _check_metadata(metadata: Mapping[str, Any]) -> None:
+    pairs, key_length, value_length = METADATA_LIMITS
+    if len(metadata) > pairs:
+        raise ValueError(f"option metadata takes at most {pairs} pairs on the Responses API, got {len(metadata)}")
+    for key, value in metadata.items():
+        if len(key) > key_length:
+            raise ValueError(f"option metadata keys must be at most {key_length} characters, got {key!r}")
+        if len(value) > value_length:
+            raise ValueError(f"option metadata[{key!r}] must be at most {value_length} characters, got {len(value)}")
 
 
 # --------------------------------------------------------------------------- reasoning levels
 
 
-def effort_values(model: Model) -> tuple[str, ...]:
-    """The reasoning efforts the registry lists for ``model`` (empty when it lists none)."""
-    for option in model.reasoning_options:
-        if option.get("type") == "effort":
-            values = option.get("values")
-            if isinstance(values, (list, tuple)):
-                return tuple(str(v) for v in values)
-    return ()
-
-
-def supports_xhigh(model: Model) -> bool:
-    """Whether ``model`` takes ``effort: "xhigh"`` (its listed efforts, else pi-ai's id rule)."""
-    values = effort_values(model)
-    if values:
-        return "xhigh" in values
-    return _XHIGH_IDS.search(model.id.lower()) is not None
-
-
-def clamp_effort(model: Model, level: str) -> str:
-    """``level`` if ``model`` takes it, else the nearest effort it lists (ties go up).
-
-    ``xhigh`` on a model without it becomes ``high``; ``minimal`` on a model that lists
-    ``none, low, ...`` becomes ``low``. A model with no listed efforts gets ``level``
-    as asked, except ``xhigh``, which only pi-ai's xhigh models receive.
-    """
-    values = effort_values(model)
-    if not values:
-        return level if level != "xhigh" or supports_xhigh(model) else "high"
-    if level in values:
-        return level
-    candidates = [v for v in values if v in _EFFORT_SCALE and v != "none"]
-    if not candidates:
-        return level
-    target = _EFFORT_SCALE.index(level)
-    return min(candidates, key=lambda v: (abs(_EFFORT_SCALE.index(v) - target), -_EFFORT_SCALE.index(v)))
-
-
 def map_reasoning_level(model: Model, options: StreamOptions) -> StreamOptions:
-    """``stream_simple``'s ``reasoning`` level as Responses options (pi-ai §4.10).
+    """The ``reasoning`` level as the Responses ``reasoning_effort`` (at the call).
 
-    A level becomes ``reasoning_effort`` (clamped to what the model takes) with a
-    ``reasoning_summary`` of ``auto``; no level asks for reasoning off
-    (``reasoning_effort="none"``). Options given explicitly win. Models without
-    reasoning ignore the level.
+    The effort comes from :func:`alchemy.model_facts.openai_reasoning_effort`, which
+    clamps the level to what the model takes and raises ``ValueError`` for ``off`` on
+    a model that always reasons. A level other than ``off`` also asks for the summary
+    ``auto`` (the thinking text). Options given explicitly win. No level (a
+    ``*_simple`` call without one, or ``thinking_budgets`` alone) sends no effort: the
+    model's default, as on Chat Completions. Models without reasoning ignore the level.
     """
     from dataclasses import replace
 
-    if not model.reasoning:
+    own = options.provider_options
+    level = options.reasoning
+    if level is None or not model.reasoning or "reasoning_effort" in own:
         return options
-    own = dict(options.provider_options)
-    if options.reasoning is None:
-        own.setdefault("reasoning_effort", "none")
-    else:
-        own.setdefault("reasoning_effort", clamp_effort(model, options.reasoning))
-        own.setdefault("reasoning_summary", "auto")
-    return replace(options, provider_options=own)
+    effort = openai_reasoning_effort(model, level)
+    if effort is None:
+        return options
+    mapped = {**own, "reasoning_effort": effort}
+    if level != "off":
+        mapped.setdefault("reasoning_summary", "auto")
+    return replace(options, provider_options=mapped)
 
 
 # --------------------------------------------------------------------------- request body
@@ -405,19 +382,15 @@ def convert_messages(context: Context, model: Model) -> list[dict[str, Any]]:
     return items
 
 
-def _reasoning_fields(model: Model, settings: ResponsesSettings) -> tuple[dict[str, Any] | None, bool]:
-    """``(reasoning object or None, whether to send the Juice message)`` for a reasoning model."""
+def _reasoning_field(settings: ResponsesSettings) -> dict[str, Any] | None:
+    """The ``reasoning`` object: an effort (with the summary, ``auto`` by default), a summary alone, or none."""
     effort = settings.reasoning_effort
     summary = settings.reasoning_summary
     if effort == "none":
-        values = effort_values(model)
-        if not values or "none" in values:
-            return {"effort": "none"}, False
-        # The model cannot turn reasoning off by effort: GPT-5 gets pi-ai's Juice message.
-        return None, model.id.lower().startswith("gpt-5")
-    if effort is None and summary is None:
-        return None, False
-    return {"effort": effort or "medium", "summary": summary or "auto"}, False
+        return {"effort": "none"}
+    if effort is not None:
+        return {"effort": effort, "summary": summary or "auto"}
+    return {"summary": summary} if summary is not None else None
 
 
 def build_body(
@@ -430,13 +403,15 @@ def build_body(
     base_url: str,
     store: bool | None,
     service_tier: bool,
+    user_field: str,
 ) -> dict[str, Any]:
-    """The JSON body of a streaming Responses request.
+    """The JSON body of a streaming Responses request (``extra_body`` is merged by the caller, last).
 
     ``model_name`` is what goes in ``model`` (Azure: the deployment); ``store`` is
     sent when not ``None``; ``service_tier`` says whether the service takes that
-    field. ``prompt_cache_key`` is the session id unless cache retention is
-    ``none``; ``prompt_cache_retention: "24h"`` is asked for ``long`` retention on
+    field; ``user_field`` is where ``user`` goes (``safety_identifier`` or ``user``).
+    ``prompt_cache_key`` is the session id unless cache retention is ``none``;
+    ``prompt_cache_retention: "24h"`` is asked for ``long`` retention on
     api.openai.com only (other hosts reject it).
     """
     context = shaped.context
@@ -454,26 +429,63 @@ def build_body(
         body["prompt_cache_retention"] = "24h"
     if options.max_tokens is not None:
         body["max_output_tokens"] = options.max_tokens
-    temperature = shaped.values.temperature
-    if temperature is not None:
-        body["temperature"] = temperature
+    values = shaped.values
+    if values.temperature is not None:
+        body["temperature"] = values.temperature
+    if options.top_p is not None:
+        body["top_p"] = options.top_p
     if service_tier and settings.service_tier is not None:
         body["service_tier"] = settings.service_tier
     if context.tools:
         body["tools"] = convert_tools(context.tools)
-    tool_choice = shaped.values.tool_choice
-    if tool_choice is not None:
-        body["tool_choice"] = convert_tool_choice(tool_choice)
+    if values.tool_choice is not None:
+        body["tool_choice"] = convert_tool_choice(values.tool_choice)
+    if options.parallel_tool_calls is not None:
+        body["parallel_tool_calls"] = options.parallel_tool_calls
+    if values.user is not None:
+        body[user_field] = values.user
+    if options.metadata:
+        body["metadata"] = dict(options.metadata)
+    include: list[str] = []
     if model.reasoning:
-        reasoning, juice = _reasoning_fields(model, settings)
+        reasoning = _reasoning_field(settings)
         if reasoning is not None:
             body["reasoning"] = reasoning
-        if juice:
-            body["input"].append({"role": "developer", "content": JUICE_MESSAGE})
-        elif reasoning is None or reasoning["effort"] != "none":
+        if reasoning is None or reasoning.get("effort") != "none":
             # Without the encrypted reasoning a later turn cannot replay it (store is off).
-            body["include"] = ["reasoning.encrypted_content"]
+            include.append(ENCRYPTED_REASONING)
+    if wants_logprobs(options):
+        include.append(LOGPROBS_INCLUDE)
+        if options.top_logprobs is not None:
+            body["top_logprobs"] = options.top_logprobs
+    if include:
+        body["include"] = include
     return body
+
+
+def token_logprobs(items: Iterable[Any]) -> list[TokenLogprob]:
+    """alchemy's :class:`~alchemy.types.TokenLogprob` list from OpenAI's ``logprobs`` entries.
+
+    Each entry is ``{"token", "logprob", "top_logprobs": [{"token", "logprob"}, ...]}``
+    (``bytes`` is not kept); malformed entries are skipped.
+    """
+    out: list[TokenLogprob] = []
+    for item in items:
+        if not isinstance(item, dict):
+            continue
+        token, logprob = item.get("token"), item.get("logprob")
+        if not isinstance(token, str) or isinstance(logprob, bool) or not isinstance(logprob, (int, float)):
+            continue
+        top: list[tuple[str, float]] = []
+        alternatives = item.get("top_logprobs")
+        if isinstance(alternatives, list):
+            for alternative in alternatives:
+                if isinstance(alternative, dict):
+                    other, value = alternative.get("token"), alternative.get("logprob")
+                    if isinstance(other, str) and isinstance(value, (int, float)) and not isinstance(value, bool):
+                        top.append((other, float(value)))
+        out.append(TokenLogprob(token, float(logprob), tuple(top)))
+    return out
 
 
 # --------------------------------------------------------------------------- usage and errors
@@ -486,12 +498,12 @@ def _count(data: Mapping[str, Any], key: str) -> int:
     return max(int(value), 0)
 
 
-def responses_usage(model: Model, raw: Mapping[str, Any], service_tier: str | None) -> Usage:
-    """alchemy's :class:`Usage` from a Responses ``usage`` object, priced.
+def responses_usage(raw: Mapping[str, Any], service_tier: str | None) -> Usage:
+    """alchemy's :class:`Usage` from a Responses ``usage`` object (tokens only; the emitter prices it).
 
     ``input`` is the prompt minus its cached (and cache-written) tokens; ``output``
     includes the reasoning tokens, which ``reasoning`` counts once more for pricing.
-    ``service_tier`` picks OpenAI's flex (x0.5) or priority (x2) prices.
+    ``service_tier`` is kept so pricing picks OpenAI's flex (x0.5) or priority (x2) prices.
     """
     details = raw.get("input_tokens_details")
     inputs: Mapping[str, Any] = details if isinstance(details, Mapping) else {}
@@ -501,7 +513,7 @@ def responses_usage(model: Model, raw: Mapping[str, Any], service_tier: str | No
     output = _count(raw, "output_tokens")
     cache_read = _count(inputs, "cached_tokens")
     cache_write = _count(inputs, "cache_write_tokens")
-    usage = Usage(
+    return Usage(
         input=max(prompt - cache_read - cache_write, 0),
         output=output,
         cache_read=cache_read,
@@ -510,7 +522,6 @@ def responses_usage(model: Model, raw: Mapping[str, Any], service_tier: str | No
         reasoning=min(_count(outputs, "reasoning_tokens"), output),
         service_tier=service_tier,
     )
-    return HttpProvider.priced(model, usage)
 
 
 def _text(value: Any) -> str | None:
@@ -594,8 +605,8 @@ class ResponsesParser(SSEParser):
 
     __slots__ = (
         "_label",
-        "_model",
         "_requested_tier",
+        "_logprobs",
         "_text_delta",
         "_handlers",
         "_kind",
@@ -608,11 +619,13 @@ class ResponsesParser(SSEParser):
         "_events",
     )
 
-    def __init__(self, emitter: EventEmitter, *, label: str, model: Model, requested_tier: str | None) -> None:
+    def __init__(
+        self, emitter: EventEmitter, *, label: str, requested_tier: str | None, logprobs: bool = False
+    ) -> None:
         super().__init__(emitter)
         self._label = label
-        self._model = model
         self._requested_tier = requested_tier
+        self._logprobs = logprobs  # keep the deltas' logprobs (only when the call asked for them)
         self._text_delta = emitter.text_delta
         self._kind = _NONE
         self._item_id: str | None = None
@@ -656,6 +669,10 @@ class ResponsesParser(SSEParser):
             delta = payload.get("delta")
             if delta:
                 self._text_delta(delta)
+            if self._logprobs:
+                items = payload.get("logprobs")
+                if items and isinstance(items, list):
+                    self.emitter.add_logprobs(token_logprobs(items))
             return
         handler = self._handlers.get(kind)
         if handler is not None and not self._ended:
@@ -682,7 +699,7 @@ class ResponsesParser(SSEParser):
         raw = response.get("usage")
         if isinstance(raw, Mapping):
             tier = _text(response.get("service_tier")) or self._requested_tier
-            self.emitter.set_usage(responses_usage(self._model, raw, tier))
+            self.emitter.set_usage(responses_usage(raw, tier))
 
     def _end(self, reason: StopReason) -> None:
         self._ended = True
@@ -780,25 +797,19 @@ class ResponsesParser(SSEParser):
 
     def _open_block(self, cls: type[Any]) -> Any:
         """The emitter's open block if it is a ``cls``, else ``None``."""
-        emitter = self.emitter
-        index = emitter.current_index
-        if index is None:
-            return None
-        block = emitter.message.content[index]
+        block = self.emitter.open_block
         return block if isinstance(block, cls) else None
 
     def _close_block(self) -> None:
         """Closes whatever block is open (an item whose ``output_item.done`` never came)."""
         emitter = self.emitter
-        index = emitter.current_index
-        if index is not None:
-            block = emitter.message.content[index]
-            if isinstance(block, TextContent):
-                emitter.text_end()
-            elif isinstance(block, ThinkingContent):
-                emitter.thinking_end()
-            else:
-                emitter.tool_call_end()
+        block = emitter.open_block
+        if isinstance(block, TextContent):
+            emitter.text_end()
+        elif isinstance(block, ThinkingContent):
+            emitter.thinking_end()
+        elif block is not None:
+            emitter.tool_call_end()
         self._kind = _NONE
 
     # reasoning

@@ -2,10 +2,16 @@
 
 A source is pumped by the consumer (see :mod:`alchemy.api_registry`). The first
 pump builds the request (the provider's sans-I/O ``build_request``, then
-``on_payload``, then ``finalize_request``), sends it with retries and waits for the
-response headers; every later pump reads one network chunk and feeds it to the
+``on_payload``, then the body encoded to bytes), sends it with retries and waits for
+the response headers; every later pump reads one network chunk and feeds it to the
 provider's parser, which emits events. Both sources share the decisions (what to
 retry, how to word an error, the metrics) and differ only where they wait.
+
+Authentication: when the request carries an :class:`~alchemy.request.Auth`, every
+attempt sends what the auth makes of the encoded request (``apply`` in the sync
+source, ``await aapply`` in the async one), so each retry is signed anew or sent
+with a fresh token. An auth failure that is ``retryable`` is retried like a
+connect error.
 
 Retries: connect errors, HTTP 408/409/429/5xx (and what a provider adds, e.g.
 Anthropic's 529), a stall, a dropped connection and a retryable error inside a 200
@@ -31,15 +37,14 @@ import orjson
 
 from ..emitter import ABORTED_MESSAGE
 from ..errors import ProviderError, ProviderHttpError, StreamInterruptedError
+from ..request import HttpRequest, redact
 from ..transport import (
-    HttpRequest,
     TransportSettings,
     configure_logging_from_env,
     get_async_client,
     get_sync_client,
     http_error_message,
     logger,
-    redact,
     request_id,
     retry_after_seconds,
     retry_decision,
@@ -50,7 +55,7 @@ if TYPE_CHECKING:
     import httpx
 
     from ..emitter import EventEmitter
-    from ..streaming import StreamOptions
+    from ..options import StreamOptions
     from ..types import Context, Model
     from .base import HttpProvider, WireParser
 
@@ -89,12 +94,11 @@ class _SourceBase:
         self.context = context
         self.options = options
         self.emitter = emitter
-        extra = options.provider_options
         self.settings = TransportSettings.resolve(
             timeout=options.timeout,
-            connect_timeout=extra.get("connect_timeout"),
-            first_byte_timeout=extra.get("first_byte_timeout"),
-            idle_timeout=extra.get("idle_timeout"),
+            connect_timeout=options.connect_timeout,
+            first_byte_timeout=options.first_byte_timeout,
+            idle_timeout=options.idle_timeout,
             max_retries=options.max_retries,
             max_retry_delay=options.max_retry_delay,
         )
@@ -119,19 +123,21 @@ class _SourceBase:
         return request, request.body
 
     def _encode(self, request: HttpRequest, body: Any) -> HttpRequest:
+        """The request as every attempt starts from: the (hooked) body as bytes, its auth kept."""
         encoded = body if isinstance(body, (bytes, bytearray)) else orjson.dumps(body)
-        request = HttpRequest(request.method, request.url, dict(request.headers), bytes(encoded), request.secrets)
+        request = HttpRequest(
+            request.method, request.url, dict(request.headers), bytes(encoded), request.secrets, request.auth
+        )
         request.headers.setdefault("content-type", "application/json")
         self._request = request
         return request
 
-    def _httpx_request(self, client: Any, request: HttpRequest) -> Any:
-        """The httpx request of one attempt; finalized (e.g. signed) anew each time."""
-        final = self.provider.finalize_request(self.model, self.options, request)
-        if final.secrets:
-            self._secrets = tuple({*self._secrets, *final.secrets})
+    def _httpx_request(self, client: Any, sent: HttpRequest) -> Any:
+        """The httpx request of one attempt, from the request as authenticated for it."""
+        if sent.secrets:
+            self._secrets = tuple({*self._secrets, *sent.secrets})
         return client.build_request(
-            final.method, final.url, headers=final.headers, content=final.body, timeout=self.settings.httpx_timeout()
+            sent.method, sent.url, headers=sent.headers, content=sent.body, timeout=self.settings.httpx_timeout()
         )
 
     def _hook(self) -> Any:
@@ -360,10 +366,12 @@ class HttpEventSource(_SourceBase):
                 raise ProviderError(ABORTED_MESSAGE)
             logger.debug("alchemy: %s %s (attempt %d)", request.method, redact(request.url, self._secrets), self._attempt)
             try:
-                built = self._httpx_request(client, request)
-                response = client.send(built, stream=True)
+                sent = request.auth.apply(request) if request.auth is not None else request
+                response = client.send(self._httpx_request(client, sent), stream=True)
             except httpx.HTTPError as exc:
                 error: ProviderError = self._transport_error(exc, before_headers=True)
+            except ProviderError as exc:  # the authentication step failed (a token service, say)
+                error = exc
             else:
                 self._response = response
                 if response.status_code < 400:
@@ -382,7 +390,7 @@ class HttpEventSource(_SourceBase):
     def _client(self, request: HttpRequest) -> httpx.Client:
         import httpx
 
-        given = self.options.provider_options.get("client")
+        given = self.options.client
         if given is not None:
             if not isinstance(given, httpx.Client):
                 raise TypeError(f"client= must be an httpx.Client for stream()/complete(), got {type(given).__name__}")
@@ -499,10 +507,12 @@ class AsyncHttpEventSource(_SourceBase):
                 raise ProviderError(ABORTED_MESSAGE)
             logger.debug("alchemy: %s %s (attempt %d)", request.method, redact(request.url, self._secrets), self._attempt)
             try:
-                built = self._httpx_request(client, request)
-                response = await client.send(built, stream=True)
+                sent = await request.auth.aapply(request) if request.auth is not None else request
+                response = await client.send(self._httpx_request(client, sent), stream=True)
             except httpx.HTTPError as exc:
                 error: ProviderError = self._transport_error(exc, before_headers=True)
+            except ProviderError as exc:  # the authentication step failed (a token service, say)
+                error = exc
             else:
                 self._response = response
                 if response.status_code < 400:
@@ -521,7 +531,7 @@ class AsyncHttpEventSource(_SourceBase):
     def _client(self, request: HttpRequest) -> httpx.AsyncClient:
         import httpx
 
-        given = self.options.provider_options.get("client")
+        given = self.options.client
         if given is not None:
             if not isinstance(given, httpx.AsyncClient):
                 raise TypeError(

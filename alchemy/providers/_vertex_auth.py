@@ -10,17 +10,20 @@ and proxies configured for httpx apply.
 
 Credentials found by :func:`default_credentials` are cached per process (keyed by
 the variables that choose them); each credentials object is refreshed under its
-own lock, so concurrent requests refresh once. Refreshing does network I/O: the
-async path runs :func:`authorization_headers` in a worker thread first (see
-:mod:`alchemy.providers.google_vertex`), so the event loop never waits on it.
+own lock, so concurrent requests refresh once. The token goes on each attempt of a
+request through :class:`CredentialsAuth`, the request's authentication step (see
+:mod:`alchemy.request`): refreshing does network I/O, so in async streams it runs in
+a worker thread and the event loop never waits on it.
 """
 
 from __future__ import annotations
 
+import asyncio
 import os
 import threading
 import weakref
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import google.auth
@@ -30,8 +33,15 @@ import google.auth.transport
 import httpx
 
 from ..errors import MissingConfigurationError, ProviderError
+from ..request import HttpRequest
 
-__all__ = ["CLOUD_PLATFORM_SCOPE", "HttpxAuthRequest", "authorization_headers", "default_credentials"]
+__all__ = [
+    "CLOUD_PLATFORM_SCOPE",
+    "CredentialsAuth",
+    "HttpxAuthRequest",
+    "authorization_headers",
+    "default_credentials",
+]
 
 CLOUD_PLATFORM_SCOPE = "https://www.googleapis.com/auth/cloud-platform"
 TOKEN_TIMEOUT = 30.0
@@ -147,6 +157,29 @@ def authorization_headers(credentials: Any) -> dict[str, str]:
         headers: dict[str, str] = {}
         credentials.apply(headers)
     return headers
+
+
+@dataclass(frozen=True, eq=False)
+class CredentialsAuth:
+    """The authentication step of a Vertex AI request made with google-auth credentials.
+
+    The credentials are found once per request (when it is built); each attempt gets
+    the current access token, refreshed first when it is missing or about to expire.
+    """
+
+    credentials: Any
+
+    def apply(self, request: HttpRequest) -> HttpRequest:
+        """``request`` with the token's headers (refreshing it here, blocking, when due)."""
+        headers = authorization_headers(self.credentials)
+        token = getattr(self.credentials, "token", None)
+        return request.with_credentials(headers, (token,) if isinstance(token, str) and token else ())
+
+    async def aapply(self, request: HttpRequest) -> HttpRequest:
+        """:meth:`apply`, with a due refresh run in a worker thread, off the event loop."""
+        if self.credentials.valid:
+            return self.apply(request)
+        return await asyncio.to_thread(self.apply, request)
 
 
 def clear_cache() -> None:

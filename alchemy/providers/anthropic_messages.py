@@ -11,25 +11,36 @@ Request
     the Claude Code beta flags, user agent and identity line the subscription
     endpoint requires) and for GitHub Copilot. ``anthropic-beta`` lists
     fine-grained tool streaming and interleaved thinking, plus any flags in the
-    model's or the caller's headers (the lists are joined, not replaced).
+    model's or the caller's ``headers`` (the lists are joined, not replaced); an
+    ``anthropic-beta`` in ``extra_headers`` replaces the whole list.
     Prompt caching puts ``cache_control`` breakpoints on the system prompt, the
     last tool and the last block of the last user turn (``cache_retention``:
     ``short`` = 5 minutes, ``long`` = 1 hour, ``none`` = off; the process default
     comes from ``ALCHEMY_CACHE_RETENTION``, else ``short``).
 
-Own options (keyword arguments of ``stream``)
-    ``thinking_enabled``, ``thinking_budget_tokens`` (budget thinking; ``max_tokens``
-    is raised to fit the budget), ``effort`` (``output_config.effort``; with
-    thinking on, models of Claude 4.6 and later use adaptive thinking),
-    ``interleaved_thinking`` (default on), ``tool_choice`` (``"auto"``, ``"any"`` /
-    ``"required"``, ``"none"``, a tool name as ``{"type": "tool", "name": ...}``).
+Options
+    Canonical: ``stop`` -> ``stop_sequences``; ``top_p``, ``top_k``; ``tool_choice``
+    -> ``{"type": "auto" | "any" | "none"}`` or ``{"type": "tool", "name": ...}``;
+    ``parallel_tool_calls=False`` -> ``disable_parallel_tool_use`` on that choice
+    (on ``auto`` when none was given); ``user`` or ``metadata={"user_id": ...}`` ->
+    ``metadata.user_id``; ``extra_body`` merged into the body last.
+    Own: ``thinking_enabled``, ``thinking_budget_tokens`` (budget thinking;
+    ``max_tokens`` is raised to fit the budget), ``effort`` (``output_config.effort``),
+    ``interleaved_thinking`` (the beta, default on for budget-thinking models).
+    ``reasoning`` levels map through :func:`alchemy.model_facts.claude_thinking`:
+    ``off`` sends no thinking block; Claude 4.6 and later think adaptively with an
+    effort (``max`` is effort ``max`` where the model has it), the others get a budget.
+    While thinking, Claude takes no ``top_k``, a ``top_p`` of 0.95 to 1 only and no
+    forced tool: those raise at the call; ``temperature`` is left out (logged at debug).
 
 Response
     ``message_start`` gives the id and the input/cache usage at once; text,
     thinking (with its signature), redacted thinking and ``tool_use`` blocks stream
     through the emitter (tool arguments through the JSON delta merger);
     ``message_delta`` gives the stop reason and the final usage (input counts too,
-    where a server reports them there); ``message_stop`` ends the response. Blocks
+    where a server reports them there); ``usage.cache_creation`` splits the cache
+    writes by lifetime, and its one-hour part becomes ``Usage.cache_write_1h``; the
+    emitter prices the counts. ``message_stop`` ends the response. Blocks
     of other kinds (server tools and their results, compaction, ...) are skipped,
     with a debug line on the ``alchemy`` logger. An ``error`` event inside the 200
     stream raises :class:`~alchemy.errors.ProviderStreamError`, retryable for
@@ -44,14 +55,21 @@ from __future__ import annotations
 import dataclasses
 import logging
 import os
-import re
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, ClassVar, Final
 
 import orjson
 
 from ..errors import ProviderStreamError, StreamInterruptedError
-from ..transport import HttpRequest
+from ..model_facts import (
+    CLAUDE_MIN_THINKING_BUDGET,
+    CLAUDE_MIN_TOP_P_WHILE_THINKING,
+    claude_thinking,
+    fit_claude_thinking_budget,
+    uses_adaptive_thinking,
+)
+from ..request import HttpRequest
+from ..wire_apis import ANTHROPIC_MESSAGES
 from ..types import (
     AssistantMessage,
     ImageContent,
@@ -74,11 +92,10 @@ __all__ = [
     "ANTHROPIC_VERSION",
     "AnthropicMessagesProvider",
     "AnthropicParser",
-    "DEFAULT_THINKING_BUDGETS",
+    "check_sampling_while_thinking",
     "is_oauth_token",
     "provider",
     "resolve_cache_retention",
-    "supports_adaptive_thinking",
 ]
 
 logger = logging.getLogger("alchemy")
@@ -96,15 +113,8 @@ OAUTH_TOKEN_VARIABLE: Final = "ANTHROPIC_OAUTH_TOKEN"
 DEFAULT_MAX_TOKENS: Final = 4096
 """``max_tokens`` when neither the caller nor the model says (the API requires one)."""
 SIMPLE_MAX_TOKENS_CAP: Final = 32000
-MIN_THINKING_BUDGET: Final = 1024
-"""Anthropic's smallest ``budget_tokens``; also the room kept for the answer when a
-budget has to shrink to fit under the model's output limit."""
-DEFAULT_THINKING_BUDGETS: Final[Mapping[str, int]] = {"minimal": 1024, "low": 2048, "medium": 8192, "high": 16384}
-"""``stream_simple`` budgets per level (``xhigh`` uses ``high``'s); ``thinking_budgets`` overrides them."""
-EFFORT_LEVELS: Final = ("low", "medium", "high", "xhigh", "max")
 IMAGE_ONLY_TEXT: Final = "(see attached image)"
 
-_TOOL_CHOICE_KINDS: Final = frozenset({"auto", "any", "none", "tool"})
 _RETRYABLE_ERRORS: Final = frozenset({"overloaded_error", "rate_limit_error", "api_error"})
 _STOP_REASONS: Final[Mapping[str, StopReason]] = {
     "end_turn": "stop",
@@ -118,52 +128,9 @@ _FAILED_STOP_REASONS: Final[Mapping[str, str]] = {
     "refusal": "the model refused to answer",
     "sensitive": "the response was flagged by the provider's safety filters",
 }
-# claude-<family>-<major>[-.<minor>]; a dated suffix (-20250514) is not a minor version.
-_CLAUDE_VERSION = re.compile(r"claude-(?:opus|sonnet|haiku|fable|mythos)-(\d+)(?:[.-](\d{1,2}))?(?!\d)")
-_FIRST_ADAPTIVE_VERSION: Final = (4, 6)
 
 
-# --------------------------------------------------------------------------- model facts
-
-
-def supports_adaptive_thinking(model: Model) -> bool:
-    """Whether ``model`` thinks adaptively (``thinking: {type: "adaptive"}``): Claude 4.6 and later.
-
-    Read from the model id (``claude-opus-4-6``, ``anthropic/claude-sonnet-4.6``,
-    ``claude-fable-5``, any Mythos), because registries disagree on the reasoning
-    controls of the same model. Claude 4.7 and later accept only adaptive thinking.
-    """
-    model_id = model.id.lower()
-    if "claude-mythos" in model_id:
-        return True
-    match = _CLAUDE_VERSION.search(model_id)
-    if match is None:
-        return False
-    version = (int(match.group(1)), int(match.group(2) or 0))
-    return version >= _FIRST_ADAPTIVE_VERSION
-
-
-def _listed_efforts(model: Model) -> tuple[str, ...] | None:
-    """The effort values the registry lists for ``model``, or ``None`` when it lists none."""
-    for option in model.reasoning_options:
-        if option.get("type") == "effort":
-            values = option.get("values")
-            if isinstance(values, list):
-                return tuple(value for value in values if isinstance(value, str))
-    return None
-
-
-def _effort_for_level(model: Model, level: str) -> str:
-    """pi-ai's level -> effort map: minimal and low -> low; xhigh -> the model's top listed effort."""
-    if level in ("minimal", "low"):
-        return "low"
-    if level != "xhigh":
-        return level
-    listed = _listed_efforts(model) or ()
-    for candidate in ("xhigh", "max"):
-        if candidate in listed:
-            return candidate
-    return "high"
+# --------------------------------------------------------------------------- auth
 
 
 def is_oauth_token(api_key: str, *, from_oauth_variable: bool = False) -> bool:
@@ -171,62 +138,73 @@ def is_oauth_token(api_key: str, *, from_oauth_variable: bool = False) -> bool:
     return from_oauth_variable or OAUTH_TOKEN_MARK in api_key
 
 
-# --------------------------------------------------------------------------- option checks
+# --------------------------------------------------------------------------- options
 
 
-def _flag(options: StreamOptions, name: str) -> bool | None:
-    value = options.provider_options.get(name)
-    if value is not None and not isinstance(value, bool):
-        raise TypeError(f"option {name} must be True or False, got {type(value).__name__}")
-    return value
+def _thinking_requested(model: Model, options: StreamOptions) -> bool:
+    """Whether the request thinks: a reasoning model with ``thinking_enabled``, or a budget given alone."""
+    own = options.provider_options
+    enabled = own.get("thinking_enabled")
+    return bool(model.reasoning) and bool(enabled or (enabled is None and "thinking_budget_tokens" in own))
 
 
-def _budget_option(options: StreamOptions) -> int | None:
-    value = options.provider_options.get("thinking_budget_tokens")
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"option thinking_budget_tokens must be an int, got {type(value).__name__}")
-    if value < MIN_THINKING_BUDGET:
-        raise ValueError(f"option thinking_budget_tokens must be at least {MIN_THINKING_BUDGET}, got {value}")
-    return value
+def _budget_thinking(model: Model, options: StreamOptions) -> tuple[int, int]:
+    """``(max_tokens, budget_tokens)`` of budget thinking; ``ValueError`` when the model leaves no room."""
+    own = options.provider_options
+    max_tokens = options.max_tokens or _default_max_tokens(model)
+    budget = own.get("thinking_budget_tokens") or CLAUDE_MIN_THINKING_BUDGET
+    return fit_claude_thinking_budget(max_tokens, budget, model.max_tokens, always_add=False)
 
 
-def _effort_option(model: Model, options: StreamOptions) -> str | None:
-    value = options.provider_options.get("effort")
-    if value is None:
-        return None
-    if value not in EFFORT_LEVELS:
-        raise ValueError(f"option effort must be one of {', '.join(map(repr, EFFORT_LEVELS))}, got {value!r}")
-    listed = _listed_efforts(model)
-    if listed is not None and value not in listed:
-        raise ValueError(f"model {model.key} takes effort {', '.join(map(repr, listed))}, not {value!r}")
-    return str(value)
+def _default_max_tokens(model: Model) -> int:
+    """A third of the model's output limit (the API requires a value), else ``DEFAULT_MAX_TOKENS``."""
+    return model.max_tokens // 3 if model.max_tokens else DEFAULT_MAX_TOKENS
 
 
-def _tool_choice_option(options: StreamOptions) -> ToolChoice | None:
-    value = options.provider_options.get("tool_choice")
-    if value is None:
-        return None
-    if isinstance(value, str):
-        if value == "required":
-            return "any"
-        if value in ("auto", "any", "none"):
-            return value
-    elif isinstance(value, Mapping):
-        kind = value.get("type")
-        if kind in _TOOL_CHOICE_KINDS and (kind != "tool" or isinstance(value.get("name"), str)):
-            return dict(value)
-    raise ValueError(
-        "option tool_choice must be 'auto', 'any' (or 'required'), 'none' or "
-        f"{{'type': 'tool', 'name': <tool name>}}, got {value!r}"
-    )
+def check_sampling_while_thinking(model: Model, options: StreamOptions) -> None:
+    """Claude's sampling rules while thinking: no ``top_k``, ``top_p`` of at least 0.95, no forced tool.
+
+    Anthropic (and Bedrock, which serves the same models) reject these with thinking
+    on, so they raise at the call. ``temperature`` is not refused: it is left out of a
+    thinking request, as for models that take none.
+    """
+    if options.top_k is not None:
+        raise ValueError(
+            f"option top_k cannot be combined with thinking on model {model.key}: Claude takes no top_k while "
+            "thinking; leave top_k out or turn thinking off"
+        )
+    if options.top_p is not None and options.top_p < CLAUDE_MIN_TOP_P_WHILE_THINKING:
+        raise ValueError(
+            f"option top_p must be between {CLAUDE_MIN_TOP_P_WHILE_THINKING} and 1 while model {model.key} is thinking, "
+            f"got {options.top_p!r}"
+        )
+    choice = options.tool_choice
+    if choice == "required" or isinstance(choice, dict):
+        raise ValueError(
+            f"option tool_choice {choice!r} forces a tool call, which Claude does not allow with thinking on; "
+            "use 'auto' or 'none', or turn thinking off"
+        )
 
 
-def _wire_tool_choice(choice: ToolChoice) -> dict[str, Any]:
-    if isinstance(choice, str):
-        return {"type": "any" if choice == "required" else choice}
-    return dict(choice)
+def _wire_tool_choice(choice: ToolChoice | None, parallel_tool_calls: bool | None) -> dict[str, Any] | None:
+    """Anthropic's ``tool_choice`` from the canonical choice and ``parallel_tool_calls``.
+
+    ``"required"`` is Anthropic's ``any`` and a named tool its ``tool``;
+    ``parallel_tool_calls=False`` becomes ``disable_parallel_tool_use`` on the choice
+    (on ``auto`` when no choice was given; ``none`` takes no such flag, and needs none).
+    """
+    if choice is None:
+        if parallel_tool_calls is not False:
+            return None
+        choice = "auto"
+    wire: dict[str, Any]
+    if isinstance(choice, dict):
+        wire = {"type": "tool", "name": choice["name"]}
+    else:
+        wire = {"type": "any" if choice in ("required", "any") else choice}
+    if parallel_tool_calls is False and wire["type"] != "none":
+        wire["disable_parallel_tool_use"] = True
+    return wire
 
 
 # --------------------------------------------------------------------------- conversion
@@ -374,90 +352,70 @@ def _header(headers: Mapping[str, str] | None, name: str) -> str | None:
     return None
 
 
-def _fit_thinking_budget(max_tokens: int, budget: int, model_max: int, *, always_add: bool) -> tuple[int, int]:
-    """``(max_tokens, budget)`` with ``max_tokens`` above the budget, as the API requires.
-
-    ``max_tokens`` grows by the budget (capped at the model's output limit): always
-    for ``stream_simple`` (its ``max_tokens`` is room for the answer, as in pi-ai),
-    otherwise only when it does not exceed the budget. If the limit leaves no room,
-    the budget shrinks to leave ``MIN_THINKING_BUDGET`` tokens for the answer.
-    """
-    if max_tokens > budget and not always_add:
-        return max_tokens, budget
-    wanted = max_tokens + budget
-    if model_max > 0:
-        wanted = min(wanted, model_max)
-    if wanted <= budget:
-        budget = wanted - MIN_THINKING_BUDGET
-        if budget < MIN_THINKING_BUDGET:
-            raise ValueError(
-                f"max_tokens {wanted} leaves no room for thinking: Anthropic needs budget_tokens of at least "
-                f"{MIN_THINKING_BUDGET} and below max_tokens"
-            )
-    return wanted, budget
-
-
 # --------------------------------------------------------------------------- the provider
 
 
 class AnthropicMessagesProvider(HttpProvider):
     """Anthropic Messages over SSE, sans-I/O (see the module docstring)."""
 
-    api: ClassVar[str] = "anthropic-messages"
-    label: ClassVar[str] = "Anthropic"
-    own_option_names: ClassVar[frozenset[str]] = frozenset(
-        {"thinking_enabled", "thinking_budget_tokens", "effort", "interleaved_thinking", "tool_choice"}
-    )
+    api: ClassVar[str] = ANTHROPIC_MESSAGES.name
+    label: ClassVar[str] = ANTHROPIC_MESSAGES.label
 
-    # -- stream_simple -----------------------------------------------------------
+    # -- at the call -------------------------------------------------------------
 
     def map_simple_options(self, model: Model, options: StreamOptions) -> StreamOptions:
-        """pi-ai §4.10: adaptive models get an effort, the others a thinking budget.
+        """The ``reasoning`` level as Anthropic's own options (:func:`alchemy.model_facts.claude_thinking`).
 
-        ``max_tokens`` defaults to the model's limit capped at 32000; a budget is
-        added on top of it (capped at the model's limit). Options the caller gave
-        explicitly win over the mapped ones.
+        ``off`` (or no level) turns thinking off; adaptive models get an ``effort``,
+        the others a ``thinking_budget_tokens`` (``thinking_budgets`` overrides the
+        level's). ``max_tokens`` defaults to the model's limit capped at 32000, and a
+        budget is added on top of it (capped at the model's limit), as in pi-ai.
+        Options the caller gave explicitly win over the mapped ones.
         """
         base = options.max_tokens or min(model.max_tokens or DEFAULT_MAX_TOKENS, SIMPLE_MAX_TOKENS_CAP)
-        level = options.reasoning
+        thinking = claude_thinking(model, options.reasoning or "off", options.thinking_budgets)
         mapped: dict[str, Any]
-        if level is None or not model.reasoning:
+        if thinking.mode == "off":
             mapped = {"thinking_enabled": False}
-        elif supports_adaptive_thinking(model):
-            mapped = {"thinking_enabled": True, "effort": _effort_for_level(model, level)}
+        elif thinking.mode == "adaptive":
+            mapped = {"thinking_enabled": True, "effort": thinking.effort}
         else:
-            budgets = {**DEFAULT_THINKING_BUDGETS, **(options.thinking_budgets or {})}
-            budget = _budget_option(options) or (
-                budgets["high"] if level == "xhigh" and "xhigh" not in budgets else budgets[level]
-            )
-            base, budget = _fit_thinking_budget(base, budget, model.max_tokens, always_add=True)
+            budget = options.provider_options.get("thinking_budget_tokens") or thinking.budget_tokens
+            assert budget is not None  # budget thinking always has one
+            base, budget = fit_claude_thinking_budget(base, budget, model.max_tokens, always_add=True)
             mapped = {"thinking_enabled": True, "thinking_budget_tokens": budget}
         return dataclasses.replace(options, max_tokens=base, provider_options={**mapped, **options.provider_options})
+
+    def check_request(self, model: Model, context: Context, options: StreamOptions) -> None:
+        """What Anthropic refuses about options together: sampling and forced tools while thinking,
+        a thinking budget the output limit leaves no room for, and two different end-user ids."""
+        if _thinking_requested(model, options):
+            check_sampling_while_thinking(model, options)
+            if not uses_adaptive_thinking(model):
+                _budget_thinking(model, options)
+        user_id = (options.metadata or {}).get("user_id")
+        if options.user is not None and user_id is not None and user_id != options.user:
+            raise ValueError(
+                f"options user ({options.user!r}) and metadata['user_id'] ({user_id!r}) both set Anthropic's "
+                "metadata.user_id; give one of them"
+            )
 
     # -- the request -------------------------------------------------------------
 
     def build_request(self, model: Model, context: Context, options: StreamOptions) -> HttpRequest:
-        tool_choice = _tool_choice_option(options)
-        metadata = options.metadata or {}
-        user_id = metadata.get("user_id")
-        shaped = self.shape(
-            model, context, options, tool_choice=tool_choice, user=user_id if isinstance(user_id, str) else None
-        )
+        user_id = options.user or (options.metadata or {}).get("user_id")
+        shaped = self.shape(model, context, options, user=user_id)
         context, values = shaped.context, shaped.values
         api_key = self.api_key(model, options)
         assert api_key is not None  # required=True raises instead
         from_variable = options.api_key is None and os.environ.get(OAUTH_TOKEN_VARIABLE) == api_key
         oauth = model.provider != "github-copilot" and is_oauth_token(api_key, from_oauth_variable=from_variable)
 
-        interleaved = _flag(options, "interleaved_thinking")
-        thinking_enabled = _flag(options, "thinking_enabled")
-        budget = _budget_option(options)
-        effort = _effort_option(model, options)
-        adaptive = supports_adaptive_thinking(model)
-        thinking = bool(model.reasoning) and (thinking_enabled or (thinking_enabled is None and budget is not None))
-
-        max_tokens = options.max_tokens or (model.max_tokens // 3 if model.max_tokens else DEFAULT_MAX_TOKENS)
-        body: dict[str, Any] = {"model": model.id, "max_tokens": max_tokens, "stream": True}
+        own = options.provider_options
+        adaptive = uses_adaptive_thinking(model)
+        thinking = _thinking_requested(model, options)
+        body: dict[str, Any] = {"model": model.id, "max_tokens": options.max_tokens or _default_max_tokens(model)}
+        body["stream"] = True
 
         cache_control = _cache_control(model, options)
         system = _system_blocks(context, oauth)
@@ -476,34 +434,42 @@ class AnthropicMessagesProvider(HttpProvider):
             if cache_control is not None:
                 tools[-1]["cache_control"] = cache_control
             body["tools"] = tools
-        if values.tool_choice is not None:
-            body["tool_choice"] = _wire_tool_choice(values.tool_choice)
-            if thinking and body["tool_choice"]["type"] in ("any", "tool"):
-                raise ValueError(
-                    f"tool_choice {values.tool_choice!r} forces a tool call, which Anthropic does not allow with "
-                    "thinking on; use 'auto' or 'none', or turn thinking off"
-                )
+        tool_choice = _wire_tool_choice(values.tool_choice, options.parallel_tool_calls if context.tools else None)
+        if tool_choice is not None:
+            body["tool_choice"] = tool_choice
 
         if thinking:
             if adaptive:
                 body["thinking"] = {"type": "adaptive"}
             else:
-                body["max_tokens"], fitted = _fit_thinking_budget(
-                    max_tokens, budget or MIN_THINKING_BUDGET, model.max_tokens, always_add=False
-                )
-                body["thinking"] = {"type": "enabled", "budget_tokens": fitted}
+                body["max_tokens"], budget = _budget_thinking(model, options)
+                body["thinking"] = {"type": "enabled", "budget_tokens": budget}
+        effort = own.get("effort")
         if effort is not None:
             body["output_config"] = {"effort": effort}
-        if values.temperature is not None:
+        self._sampling(body, options, values.temperature, thinking)
+        if values.user is not None:
+            body["metadata"] = {"user_id": values.user}
+        self.with_extra_body(body, options)
+
+        interleaved = own.get("interleaved_thinking") is not False and not adaptive
+        headers = self._request_headers(model, options, context, api_key, oauth, interleaved)
+        return HttpRequest("POST", self._endpoint(model), headers, body, secrets=(api_key,))
+
+    @staticmethod
+    def _sampling(body: dict[str, Any], options: StreamOptions, temperature: float | None, thinking: bool) -> None:
+        """``temperature`` (left out while thinking), ``top_p``, ``top_k`` and ``stop_sequences``."""
+        if temperature is not None:
             if thinking:
                 logger.debug("anthropic-messages: temperature left out, Anthropic takes none with thinking on")
             else:
-                body["temperature"] = values.temperature
-        if values.user is not None:
-            body["metadata"] = {"user_id": values.user}
-
-        headers = self._request_headers(model, options, context, api_key, oauth, interleaved, adaptive)
-        return HttpRequest("POST", self._endpoint(model), headers, body, secrets=(api_key,))
+                body["temperature"] = temperature
+        if options.top_p is not None:
+            body["top_p"] = options.top_p
+        if options.top_k is not None:
+            body["top_k"] = options.top_k
+        if options.stop is not None:
+            body["stop_sequences"] = options.stop
 
     def _endpoint(self, model: Model) -> str:
         base = self.base_url(model)
@@ -517,8 +483,7 @@ class AnthropicMessagesProvider(HttpProvider):
         context: Context,
         api_key: str,
         oauth: bool,
-        interleaved: bool | None,
-        adaptive: bool,
+        interleaved: bool,
     ) -> dict[str, str]:
         copilot = model.provider == "github-copilot"
         betas: list[str] = []
@@ -526,7 +491,7 @@ class AnthropicMessagesProvider(HttpProvider):
             betas += OAUTH_BETAS
         if not copilot:
             betas.append(FINE_GRAINED_TOOL_STREAMING)
-        if interleaved is not False and not adaptive:
+        if interleaved:
             betas.append(INTERLEAVED_THINKING)
         defaults: dict[str, str] = {
             "accept": "application/json",
@@ -550,8 +515,12 @@ class AnthropicMessagesProvider(HttpProvider):
         headers = self.headers(model, options, defaults)
         for name in [key for key in headers if key.lower() == "anthropic-beta"]:
             del headers[name]
-        if betas:
-            headers["anthropic-beta"] = ",".join(betas)
+        # extra_headers is the escape hatch: its anthropic-beta replaces the joined list.
+        joined = _header(options.extra_headers, "anthropic-beta")
+        if joined is None and betas:
+            joined = ",".join(betas)
+        if joined is not None:
+            headers["anthropic-beta"] = joined
         return headers
 
     def is_retryable_status(self, status: int, body: bytes) -> bool:
@@ -564,7 +533,7 @@ class AnthropicMessagesProvider(HttpProvider):
     # -- the response ------------------------------------------------------------
 
     def create_parser(self, model: Model, options: StreamOptions, emitter: EventEmitter) -> AnthropicParser:
-        return AnthropicParser(model, emitter)
+        return AnthropicParser(emitter)
 
 
 def _error_type(body: bytes) -> str | None:
@@ -612,7 +581,6 @@ class AnthropicParser(SSEParser):
     """
 
     __slots__ = (
-        "model",
         "_index",
         "_kind",
         "_tool_input",
@@ -626,12 +594,12 @@ class AnthropicParser(SSEParser):
         "_output",
         "_cache_read",
         "_cache_write",
+        "_cache_write_1h",
         "_service_tier",
     )
 
-    def __init__(self, model: Model, emitter: EventEmitter) -> None:
+    def __init__(self, emitter: EventEmitter) -> None:
         super().__init__(emitter)
-        self.model = model
         self._index: object = None
         self._kind = _NONE
         self._tool_input: dict[str, Any] | None = None
@@ -645,6 +613,7 @@ class AnthropicParser(SSEParser):
         self._output = 0
         self._cache_read = 0
         self._cache_write = 0
+        self._cache_write_1h = 0
         self._service_tier: str | None = None
 
     # -- feeding ---------------------------------------------------------------
@@ -780,7 +749,12 @@ class AnthropicParser(SSEParser):
         raise ProviderStreamError(text, retryable=kind in _RETRYABLE_ERRORS)
 
     def _take_usage(self, usage: dict[str, Any]) -> None:
-        """Counts present in ``usage`` replace the known ones (absent or null ones are kept)."""
+        """Counts present in ``usage`` replace the known ones (absent or null ones are kept).
+
+        ``cache_creation`` splits the cache writes by lifetime; its one-hour part is
+        reported as ``cache_write_1h`` (priced higher), and its sum stands in for
+        ``cache_creation_input_tokens`` when a server sends only the split.
+        """
         value = usage.get("input_tokens")
         if value is not None:
             self._input = value
@@ -793,6 +767,12 @@ class AnthropicParser(SSEParser):
         value = usage.get("cache_creation_input_tokens")
         if value is not None:
             self._cache_write = value
+        split = usage.get("cache_creation")
+        if isinstance(split, dict):
+            short, long = split.get("ephemeral_5m_input_tokens"), split.get("ephemeral_1h_input_tokens")
+            self._cache_write_1h = long if isinstance(long, int) and long > 0 else 0
+            if value is None:
+                self._cache_write = (short if isinstance(short, int) and short > 0 else 0) + self._cache_write_1h
         tier = usage.get("service_tier")
         if isinstance(tier, str):
             self._service_tier = tier
@@ -804,8 +784,9 @@ class AnthropicParser(SSEParser):
             cache_write=self._cache_write,
             total_tokens=total,
             service_tier=self._service_tier,
+            cache_write_1h=min(self._cache_write_1h, self._cache_write),
         )
-        self.emitter.set_usage(HttpProvider.priced(self.model, counted))
+        self.emitter.set_usage(counted)
 
     # -- blocks ----------------------------------------------------------------
 

@@ -19,7 +19,8 @@ what differs is where the request goes and how it authenticates:
   or ``AZURE_API_KEY``).
 
 As in pi-ai, Azure requests leave ``store`` at the service's default and take no
-``service_tier``.
+``service_tier``. ``user`` goes out as ``safety_identifier``, which Azure's v1
+Responses API takes as OpenAI's does.
 """
 
 from __future__ import annotations
@@ -32,13 +33,22 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import quote, urlsplit
 
 from ..errors import MissingApiKeyError, MissingConfigurationError, UnresolvedPlaceholderError
-from ..transport import HttpRequest, base_url_override
-from ._responses_shared import ResponsesParser, build_body, map_reasoning_level, read_settings
+from ..request import HttpRequest
+from ..transport import base_url_override
+from ..wire_apis import AZURE_OPENAI_RESPONSES
+from ._responses_shared import (
+    ResponsesParser,
+    build_body,
+    check_request,
+    map_reasoning_level,
+    read_settings,
+    wants_logprobs,
+)
 from .base import HttpProvider
 
 if TYPE_CHECKING:
     from ..emitter import EventEmitter
-    from ..streaming import StreamOptions
+    from ..options import StreamOptions
     from ..types import Context, Model
 
 __all__ = [
@@ -73,12 +83,9 @@ class AzureConfig:
 
 
 def _setting(options: Mapping[str, Any], name: str) -> str | None:
+    """An ``azure_*`` option as the option table checked it (a non-empty string), else ``None``."""
     value = options.get(name)
-    if value is None:
-        return None
-    if not isinstance(value, str) or not value.strip():
-        raise ValueError(f"option {name} must be a non-empty string, got {value!r}")
-    return value.strip()
+    return value.strip() if isinstance(value, str) else None
 
 
 def _env(env: Mapping[str, str], name: str) -> str | None:
@@ -177,19 +184,14 @@ def resolve_azure_config(model: Model, options: StreamOptions, env: Mapping[str,
 class AzureOpenAIResponsesProvider(HttpProvider):
     """The ``azure-openai-responses`` wire API."""
 
-    api: ClassVar[str] = "azure-openai-responses"
-    label: ClassVar[str] = "Azure OpenAI"
-    own_option_names: ClassVar[frozenset[str]] = frozenset(
-        {
-            "tool_choice",
-            "reasoning_effort",
-            "reasoning_summary",
-            "azure_base_url",
-            "azure_resource_name",
-            "azure_api_version",
-            "azure_deployment_name",
-        }
-    )
+    api: ClassVar[str] = AZURE_OPENAI_RESPONSES.name
+    label: ClassVar[str] = AZURE_OPENAI_RESPONSES.label
+
+    def check_request(self, model: Model, context: Context, options: StreamOptions) -> None:
+        check_request(model, options)
+        resource = _setting(options.provider_options, "azure_resource_name")
+        if resource is not None:
+            _resource_url(resource, "option azure_resource_name")  # raises for a malformed name
 
     def api_key(self, model: Model, options: StreamOptions, *, required: bool = True) -> str | None:
         """The ``api_key`` option, the model's key variables, then ``AZURE_OPENAI_API_KEY`` / ``AZURE_API_KEY``."""
@@ -208,7 +210,7 @@ class AzureOpenAIResponsesProvider(HttpProvider):
     def build_request(self, model: Model, context: Context, options: StreamOptions) -> HttpRequest:
         settings = read_settings(options)
         config = resolve_azure_config(model, options)
-        shaped = self.shape(model, context, options, tool_choice=settings.tool_choice)
+        shaped = self.shape(model, context, options)
         key = self.api_key(model, options) or ""  # required: a missing key raises MissingApiKeyError
         body = build_body(
             model,
@@ -219,7 +221,9 @@ class AzureOpenAIResponsesProvider(HttpProvider):
             base_url=config.base_url,
             store=None,
             service_tier=False,
+            user_field="safety_identifier",
         )
+        self.with_extra_body(body, options)
         defaults = dict(_ACCEPT_SSE)
         defaults["api-key"] = key
         headers = self.headers(model, options, defaults)
@@ -227,7 +231,7 @@ class AzureOpenAIResponsesProvider(HttpProvider):
         return HttpRequest("POST", url, headers, body, secrets=(key,))
 
     def create_parser(self, model: Model, options: StreamOptions, emitter: EventEmitter) -> ResponsesParser:
-        return ResponsesParser(emitter, label=self.label, model=model, requested_tier=None)
+        return ResponsesParser(emitter, label=self.label, requested_tier=None, logprobs=wants_logprobs(options))
 
     def map_simple_options(self, model: Model, options: StreamOptions) -> StreamOptions:
         return map_reasoning_level(model, options)

@@ -4,7 +4,7 @@ A provider module (one per wire API) subclasses :class:`HttpProvider` and writes
 two things, neither of which touches the network:
 
 * :meth:`HttpProvider.build_request` turns a model, a context and the checked
-  options into an :class:`~alchemy.transport.HttpRequest` (URL, headers, JSON body).
+  options into an :class:`~alchemy.request.HttpRequest` (URL, headers, JSON body).
   It runs the conversation shaping first (:meth:`HttpProvider.shape`: handoff rules,
   capability transforms, surrogate removal) and raises a clear exception for
   anything the request cannot be built from (missing key, unsupported capability).
@@ -15,8 +15,11 @@ two things, neither of which touches the network:
 
 The runner in :mod:`alchemy.providers._runner` does the I/O for every provider,
 sync and async: sending with retries, timeouts, abort, the ``on_payload`` hook,
-HTTP error text, metrics. So a new provider is one file, and its tests feed bytes
-straight into its parser.
+the authentication step (a request's :class:`~alchemy.request.Auth`, applied once
+per attempt), HTTP error text, metrics. :meth:`HttpProvider.open` and
+:meth:`HttpProvider.aopen` hand the provider to the runner's sources; the runner
+knows providers only as types, so the import goes one way. So a new provider is one
+file, and its tests feed bytes straight into its parser.
 
 Errors a parser finds in a 200 stream (an ``error`` event, an error object in a
 chunk) are raised as :class:`ProviderStreamError`; ``retryable=True`` (overloaded,
@@ -30,36 +33,33 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 from .._speedups import SSEDecoder
+from ..config import CACHE_RETENTION
 from ..errors import MissingApiKeyError, ProviderStreamError
-from ..transport import HttpRequest, base_url_override
+from ..options import TRANSPORT_OPTIONS, carried_options
+from ..request import HttpRequest
+from ..transport import base_url_override
+from ._runner import AsyncHttpEventSource, HttpEventSource
 
 if TYPE_CHECKING:
     from ..api_registry import AsyncEventSource, EventSource
     from ..capabilities import ResponseFormat, ShapedRequest, ToolChoice
     from ..emitter import EventEmitter
-    from ..streaming import StreamOptions
-    from ..types import CacheRetention, Context, Model, Usage
+    from ..options import StreamOptions
+    from ..types import CacheRetention, Context, Model
 
 __all__ = [
     "CACHE_RETENTION_VARIABLE",
-    "TRANSPORT_OPTION_NAMES",
     "HttpProvider",
     "ProviderStreamError",
     "SSEParser",
     "WireParser",
+    "deep_merge",
     "merge_headers",
     "resolve_cache_retention",
 ]
 
-CACHE_RETENTION_VARIABLE = "ALCHEMY_CACHE_RETENTION"
-"""The process default for ``cache_retention`` (``none``, ``short`` or ``long``)."""
-
-TRANSPORT_OPTION_NAMES: frozenset[str] = frozenset(
-    {"client", "connect_timeout", "first_byte_timeout", "idle_timeout"}
-)
-"""Options every HTTP provider accepts on top of the shared ones: ``client`` (your own
-``httpx.Client`` or ``httpx.AsyncClient``: proxies, certificates, transports) and the
-three stream timeouts in seconds."""
+CACHE_RETENTION_VARIABLE = CACHE_RETENTION.name
+"""The process default for ``cache_retention`` (declared in :mod:`alchemy.config`)."""
 
 
 class WireParser(Protocol):
@@ -101,15 +101,10 @@ class SSEParser:
 
 
 def resolve_cache_retention(options: StreamOptions, env: Mapping[str, str] | None = None) -> CacheRetention:
-    """``cache_retention`` from the options, else ``ALCHEMY_CACHE_RETENTION``, else ``"short"``."""
+    """``cache_retention`` from the options, else ``ALCHEMY_CACHE_RETENTION`` (read now), else ``"short"``."""
     if options.cache_retention is not None:
         return options.cache_retention
-    raw = (os.environ if env is None else env).get(CACHE_RETENTION_VARIABLE, "").strip().lower()
-    if not raw:
-        return "short"
-    if raw not in ("none", "short", "long"):
-        raise ValueError(f"{CACHE_RETENTION_VARIABLE}={raw!r} must be none, short or long")
-    return raw  # type: ignore[return-value]
+    return CACHE_RETENTION.read(env)
 
 
 
@@ -133,19 +128,27 @@ def merge_headers(*layers: Mapping[str, str] | None) -> dict[str, str]:
 class HttpProvider:
     """Base of the providers that speak a wire API over HTTP (all built-in ones).
 
-    Subclasses set ``api``, ``label`` (how errors name the service, e.g.
-    ``"Anthropic"``) and ``own_option_names``, and write :meth:`build_request`,
-    :meth:`create_parser` and, where ``stream_simple`` levels apply,
-    :meth:`map_simple_options`.
+    Subclasses set ``api`` and ``label`` (how errors name the service, e.g.
+    ``"Anthropic"``), and write :meth:`build_request`, :meth:`create_parser` and,
+    where reasoning levels apply, :meth:`map_simple_options`. The options a provider
+    takes are the ones :mod:`alchemy.options` declares for its ``api``; they arrive
+    checked, so a provider never re-checks a value — only what depends on the model
+    together with several options, in :meth:`check_request`, which runs at the call.
     """
 
     api: ClassVar[str]
     label: ClassVar[str]
-    own_option_names: ClassVar[frozenset[str]] = frozenset()
 
     @property
     def option_names(self) -> frozenset[str]:
-        return self.own_option_names | TRANSPORT_OPTION_NAMES
+        """The declared options of this provider's wire API (and the runner's, for a custom one)."""
+        return carried_options(self.api) | TRANSPORT_OPTIONS
+
+    def check_request(self, model: Model, context: Context, options: StreamOptions) -> None:
+        """Raises ``ValueError`` / ``TypeError`` for option combinations the request cannot carry.
+
+        Runs at the call, before the stream is returned; the default has nothing to check.
+        """
 
     # -- what a provider writes ------------------------------------------------------
 
@@ -158,14 +161,6 @@ class HttpProvider:
     def map_simple_options(self, model: Model, options: StreamOptions) -> StreamOptions:
         """Default: no reasoning knob; ``reasoning`` and ``thinking_budgets`` are ignored."""
         return options
-
-    def finalize_request(self, model: Model, options: StreamOptions, request: HttpRequest) -> HttpRequest:
-        """Last step before sending, after ``on_payload``: ``request.body`` is the encoded bytes.
-
-        The default sends the request as it is; a provider that signs the exact bytes
-        (AWS SigV4 for Bedrock) returns a copy with its signature headers here.
-        """
-        return request
 
     def error_label(self, model: Model) -> str:
         """How errors name the service: the label, with the model's provider when it differs
@@ -184,15 +179,13 @@ class HttpProvider:
     # -- the runner ------------------------------------------------------------------
 
     def open(self, model: Model, context: Context, options: StreamOptions, emitter: EventEmitter) -> EventSource:
-        from ._runner import HttpEventSource
-
+        """A sync source that sends :meth:`build_request` with the runner (no provider overrides this)."""
         return HttpEventSource(self, model, context, options, emitter)
 
     def aopen(
         self, model: Model, context: Context, options: StreamOptions, emitter: EventEmitter
     ) -> AsyncEventSource:
-        from ._runner import AsyncHttpEventSource
-
+        """An async source that sends :meth:`build_request` with the runner (no provider overrides this)."""
         return AsyncHttpEventSource(self, model, context, options, emitter)
 
     # -- helpers for build_request ---------------------------------------------------
@@ -248,21 +241,41 @@ class HttpProvider:
         from ..tool_ids import tool_call_id_normalizer
 
         values = RequestValues(
-            temperature=options.temperature, tool_choice=tool_choice, response_format=response_format, user=user
+            temperature=options.temperature,
+            tool_choice=options.tool_choice if tool_choice is None else tool_choice,
+            response_format=response_format,
+            user=options.user if user is None else user,
         )
-        return shape_request(context, model, values, normalize_tool_call_id=tool_call_id_normalizer(model))
+        return shape_request(
+            context,
+            model,
+            values,
+            foreign_thinking=options.foreign_thinking or "drop",
+            normalize_tool_call_id=tool_call_id_normalizer(model),
+        )
 
     def headers(self, model: Model, options: StreamOptions, defaults: Mapping[str, str]) -> dict[str, str]:
-        """Provider defaults, then the model's headers, then the caller's (the last wins)."""
-        return merge_headers(defaults, model.headers, options.headers)
+        """Provider defaults, then the model's headers, then ``headers``, then ``extra_headers`` (the last wins)."""
+        return merge_headers(defaults, model.headers, options.headers, options.extra_headers)
 
     @staticmethod
-    def priced(model: Model, usage: Usage) -> Usage:
-        """Fills ``usage.cost`` from the model's prices (``None`` where a price is unknown)."""
-        from ..models import calculate_cost
+    def with_extra_body(body: dict[str, Any], options: StreamOptions) -> dict[str, Any]:
+        """``extra_body`` deep-merged into ``body`` (mappings merge key by key; anything else replaces)."""
+        extra = options.extra_body
+        if extra:
+            deep_merge(body, extra)
+        return body
 
-        usage.cost = calculate_cost(model, usage)
-        return usage
+
+def deep_merge(target: dict[str, Any], extra: Mapping[str, Any]) -> dict[str, Any]:
+    """Merges ``extra`` into ``target`` in place: nested mappings key by key, other values replace."""
+    for key, value in extra.items():
+        current = target.get(key)
+        if isinstance(current, dict) and isinstance(value, Mapping):
+            deep_merge(current, value)
+        else:
+            target[key] = dict(value) if isinstance(value, Mapping) else value
+    return target
 
 
 def provider_option(options: StreamOptions, name: str, default: Any = None) -> Any:

@@ -4,14 +4,17 @@ Request: ``POST {base}/model/{modelId}/converse-stream`` with a JSON body of
 ``messages``, ``system`` blocks, ``inferenceConfig``, ``toolConfig`` and, for Claude
 models, thinking in ``additionalModelRequestFields``. Authentication and the
 region are described in :mod:`alchemy.providers._aws` (Bedrock API keys, no auth
-for proxies, or SigV4 with botocore's credential chain, signed in
-:meth:`BedrockConverseStreamProvider.finalize_request` over the exact body sent).
+for proxies, or SigV4 with botocore's credential chain: the request carries a
+:class:`~alchemy.providers._aws.SigV4Signer` as its auth step, made once per request,
+which the runner applies to the exact body sent, once per attempt).
 
 Response: AWS's binary event-stream framing, decoded by
 :class:`alchemy.EventStreamDecoder`; each message's ``:event-type`` header names a
 JSON event (``messageStart``, ``contentBlockStart/Delta/Stop``, ``messageStop``,
-``metadata``). Exception messages (``throttlingException``, ``validationException``,
-...) end the stream with their text; a corrupt frame ends it as interrupted.
+``metadata``, whose ``usage`` gives the token counts, with ``cacheDetails`` splitting
+the cache writes by TTL: the ``1h`` part becomes ``Usage.cache_write_1h``).
+Exception messages (``throttlingException``, ``validationException``, ...) end the
+stream with their text; a corrupt frame ends it as interrupted.
 
 Mapping follows pi-ai's Bedrock adapter: blank text is never sent (Bedrock rejects
 it); Claude's thinking is replayed as ``reasoningContent`` with its signature
@@ -23,12 +26,23 @@ Bedrock's stop reasons map as ``end_turn``/``stop_sequence`` -> stop, ``max_toke
 ``model_context_window_exceeded`` -> length, ``tool_use`` -> toolUse, anything else
 (``guardrail_intervened``, ``content_filtered``) -> an error.
 
-Own options: ``region``, ``profile`` (an AWS profile for the credential chain),
-``tool_choice`` (``"auto"``, ``"any"``/``"required"``, ``"none"``, or
-``{"type": "tool", "name": ...}``), ``reasoning`` (a thinking level, Claude only),
-``thinking_budgets`` and ``interleaved_thinking``. With a thinking budget and no
-``max_tokens``, ``maxTokens`` is the budget plus 32,000 (capped by the model), since
-Claude needs room beyond the budget.
+Options: ``stop`` -> ``inferenceConfig.stopSequences``, ``top_p`` -> ``topP``;
+``top_k`` -> ``additionalModelRequestFields.top_k`` (Claude only, refused at the call
+for other models); ``metadata`` -> ``requestMetadata`` (string values);
+``tool_choice`` -> ``toolChoice`` ``auto`` / ``any`` (``"required"``) / ``tool``.
+Converse has no ``none``: with ``tool_choice="none"`` no ``toolConfig`` is sent and
+tool calls and results in the history are written as text (Bedrock requires a
+``toolConfig`` whenever they appear as blocks), so the model cannot call a tool.
+``extra_body`` is merged into the body last. Own options: ``region``, ``profile``
+(an AWS profile for the credential chain) and ``interleaved_thinking``.
+
+Reasoning: ``reasoning`` levels (``thinking_budgets`` for budgets) map through
+:func:`alchemy.model_facts.claude_thinking`, as on the Anthropic API: ``off`` sends
+no thinking, Claude 4.6 and later think adaptively with an effort, the others get a
+budget (and the interleaved-thinking beta). A ``max_tokens`` is always sent with a
+level; a budget is added on top of it. While thinking, ``top_k``, a ``top_p`` below
+0.95 and a forced tool raise at the call; ``temperature`` is left out. Other
+Bedrock models ignore the level (their reasoning fields differ by vendor).
 """
 
 from __future__ import annotations
@@ -43,8 +57,10 @@ import orjson
 
 from .._speedups import EventStreamDecoder, EventStreamMessage
 from ..errors import EventStreamError, ProviderStreamError, StreamInterruptedError
-from ..streaming import THINKING_LEVELS
-from ..transport import HttpRequest, base_url_override
+from ..model_facts import ClaudeThinking, claude_thinking, fit_claude_thinking_budget, is_claude
+from ..request import HttpRequest
+from ..transport import base_url_override
+from ..wire_apis import BEDROCK_CONVERSE_STREAM
 from ..types import (
     AssistantMessage,
     ImageContent,
@@ -56,20 +72,19 @@ from ..types import (
     UserMessage,
 )
 from ._aws import BEARER_TOKEN_VARIABLE, SigV4Signer, credentials_signer, resolve_region, skip_auth_requested
+from .anthropic_messages import INTERLEAVED_THINKING, check_sampling_while_thinking
 from .base import HttpProvider, provider_option, resolve_cache_retention
 
 if TYPE_CHECKING:
+    from ..capabilities import ToolChoice
     from ..emitter import EventEmitter
     from ..streaming import StreamOptions
     from ..types import Context, Message, Model, StopReason, Tool
 
 __all__ = ["BedrockConverseParser", "BedrockConverseStreamProvider", "provider"]
 
-LABEL: Final = "Amazon Bedrock"
+LABEL: Final = BEDROCK_CONVERSE_STREAM.label
 
-DEFAULT_THINKING_BUDGETS: Final = {"minimal": 1024, "low": 2048, "medium": 8192, "high": 16384}
-"""Claude thinking budgets (tokens) per level; ``xhigh`` uses ``high``'s."""
-INTERLEAVED_THINKING_BETA: Final = "interleaved-thinking-2025-05-14"
 SIMPLE_MAX_TOKENS: Final = 32000
 """``stream_simple`` sends at most this many output tokens unless ``max_tokens`` says otherwise."""
 
@@ -101,57 +116,9 @@ _IMAGE_FORMATS: Final = {
     "image/gif": "gif",
     "image/webp": "webp",
 }
-_TOOL_CHOICES: Final = ("auto", "any", "required", "none")
-_OWN_OPTIONS: Final = frozenset(
-    {"region", "profile", "tool_choice", "reasoning", "thinking_budgets", "interleaved_thinking"}
-)
 
 
 # --------------------------------------------------------------------------- model traits
-
-
-def is_claude(model: Model) -> bool:
-    """Anthropic's models on Bedrock (model ids, inference profiles, ``anthropic/claude`` ARNs)."""
-    model_id = model.id.lower()
-    return "anthropic.claude" in model_id or "anthropic/claude" in model_id
-
-
-def _effort_values(model: Model) -> tuple[str, ...] | None:
-    for option in model.reasoning_options:
-        if option.get("type") == "effort":
-            values = option.get("values")
-            return tuple(values) if isinstance(values, list) else ()
-    return None
-
-
-def _takes_budget(model: Model) -> bool:
-    return any(option.get("type") == "budget_tokens" for option in model.reasoning_options)
-
-
-def uses_adaptive_thinking(model: Model) -> bool:
-    """Claude 4.6 and later think adaptively (``thinking: {type: adaptive}`` plus an effort).
-
-    pi-ai names the 4.6 models; newer ones are recognised by the registry listing an
-    effort control and no token budget for them.
-    """
-    model_id = model.id.lower()
-    if any(name in model_id for name in ("opus-4-6", "opus-4.6", "sonnet-4-6", "sonnet-4.6")):
-        return True
-    return _effort_values(model) is not None and not _takes_budget(model)
-
-
-def adaptive_effort(model: Model, level: str) -> str:
-    """The ``output_config.effort`` of a thinking level (pi-ai's mapping, xhigh where offered)."""
-    if level == "minimal":
-        return "low"
-    if level != "xhigh":
-        return level
-    values = _effort_values(model) or ()
-    if "xhigh" in values:
-        return "xhigh"
-    if "opus" in model.id.lower() and (not values or "max" in values):
-        return "max"
-    return "high"
 
 
 def supports_cache_points(model: Model) -> bool:
@@ -272,27 +239,6 @@ def _tool_specs(tools: list[Tool]) -> list[dict[str, Any]]:
     ]
 
 
-def _tool_choice(value: Any) -> str | dict[str, Any] | None:
-    """Checks the ``tool_choice`` option; returns ``auto``/``any``/``none`` or ``{"tool": {"name"}}``."""
-    if value is None:
-        return None
-    if isinstance(value, str):
-        if value not in _TOOL_CHOICES:
-            raise ValueError(
-                "option tool_choice must be 'auto', 'any', 'required', 'none' or {'type': 'tool', 'name': ...}, "
-                f"got {value!r}"
-            )
-        return "any" if value == "required" else value
-    if isinstance(value, dict):
-        name = value.get("name")
-        function = value.get("function")
-        if name is None and isinstance(function, dict):
-            name = function.get("name")
-        if isinstance(name, str) and name:
-            return {"tool": {"name": name}}
-    raise ValueError(f"option tool_choice must name a tool as {{'type': 'tool', 'name': ...}}, got {value!r}")
-
-
 def _has_tool_blocks(messages: list[Message]) -> bool:
     return any(
         isinstance(message, ToolResultMessage) or (isinstance(message, AssistantMessage) and message.tool_calls)
@@ -300,45 +246,32 @@ def _has_tool_blocks(messages: list[Message]) -> bool:
     )
 
 
-def _level(value: Any, name: str) -> str | None:
-    if value is None:
+def _claude_thinking(model: Model, options: StreamOptions) -> ClaudeThinking | None:
+    """Claude's thinking for the ``reasoning`` level (:func:`alchemy.model_facts.claude_thinking`).
+
+    ``None`` when no level is given or the model is not Claude: other Bedrock models
+    have vendor-specific reasoning fields, which ``extra_body`` can set under
+    ``additionalModelRequestFields``.
+    """
+    level = options.reasoning
+    if level is None or not is_claude(model):
         return None
-    if value not in THINKING_LEVELS:
-        raise ValueError(f"option {name} must be one of {', '.join(map(repr, THINKING_LEVELS))}, got {value!r}")
-    return str(value)
+    return claude_thinking(model, level, options.thinking_budgets)
 
 
-def _budgets(value: Any) -> dict[str, int]:
-    if value is None:
-        return {}
-    if not isinstance(value, dict) or not all(
-        level in THINKING_LEVELS and isinstance(tokens, int) and not isinstance(tokens, bool) and tokens >= 0
-        for level, tokens in value.items()
-    ):
-        raise ValueError(f"option thinking_budgets must map thinking levels to token counts, got {value!r}")
-    return value
-
-
-def thinking_budget(level: str, budgets: dict[str, int]) -> int:
-    """The budget of a level: ``thinking_budgets`` first, then pi-ai's defaults (xhigh as high)."""
-    key = "high" if level == "xhigh" else level
-    return budgets.get(level, budgets.get(key, DEFAULT_THINKING_BUDGETS[key]))
-
-
-def _thinking_fields(model: Model, options: StreamOptions) -> dict[str, Any]:
-    """``additionalModelRequestFields`` for Claude's thinking (empty when thinking is off)."""
-    level = _level(provider_option(options, "reasoning"), "reasoning")
-    budgets = _budgets(provider_option(options, "thinking_budgets"))
-    interleaved = provider_option(options, "interleaved_thinking")
-    if interleaved is not None and not isinstance(interleaved, bool):
-        raise ValueError(f"option interleaved_thinking must be True or False, got {interleaved!r}")
-    if level is None or not model.reasoning or not is_claude(model):
-        return {}
-    if uses_adaptive_thinking(model):
-        return {"thinking": {"type": "adaptive"}, "output_config": {"effort": adaptive_effort(model, level)}}
-    fields: dict[str, Any] = {"thinking": {"type": "enabled", "budget_tokens": thinking_budget(level, budgets)}}
-    if interleaved is not False:
-        fields["anthropic_beta"] = [INTERLEAVED_THINKING_BETA]
+def _additional_fields(model: Model, options: StreamOptions, thinking: ClaudeThinking | None) -> dict[str, Any]:
+    """``additionalModelRequestFields``: Claude's thinking (with its effort and beta) and ``top_k``."""
+    fields: dict[str, Any] = {}
+    field = thinking.thinking_field() if thinking is not None else None
+    if thinking is not None and field is not None:
+        fields["thinking"] = field
+        effort = thinking.output_config()
+        if effort is not None:
+            fields["output_config"] = effort
+        if thinking.interleaved_beta and provider_option(options, "interleaved_thinking") is not False:
+            fields["anthropic_beta"] = [INTERLEAVED_THINKING]
+    if options.top_k is not None:  # Claude only: the option table's model check refuses the others
+        fields["top_k"] = options.top_k
     return fields
 
 
@@ -359,29 +292,29 @@ def converse_body(model: Model, context: Context, options: StreamOptions) -> dic
     return body
 
 
-def _inference_config(
-    model: Model, options: StreamOptions, temperature: float | None, thinking: dict[str, Any]
-) -> dict[str, Any]:
+def _inference_config(options: StreamOptions, temperature: float | None, thinking: bool) -> dict[str, Any]:
+    """``inferenceConfig``: ``maxTokens``, ``temperature`` (left out while Claude thinks), ``topP``, ``stopSequences``."""
     inference: dict[str, Any] = {}
     if options.max_tokens is not None:
         inference["maxTokens"] = options.max_tokens
-    elif "budget_tokens" in thinking.get("thinking", {}):
-        # Claude needs room beyond the thinking budget; Bedrock's default may not leave any.
-        room = thinking["thinking"]["budget_tokens"] + SIMPLE_MAX_TOKENS
-        inference["maxTokens"] = min(room, model.max_tokens) if model.max_tokens else room
-    if temperature is not None and not thinking:  # Claude takes no temperature while thinking
+    if temperature is not None and not thinking:
         inference["temperature"] = temperature
+    if options.top_p is not None:
+        inference["topP"] = options.top_p
+    if options.stop is not None:
+        inference["stopSequences"] = options.stop
     return inference
 
 
-def _tool_config(tools: list[Tool], choice: Any) -> dict[str, Any]:
+def _tool_config(tools: list[Tool], choice: ToolChoice | None) -> dict[str, Any]:
+    """``toolConfig`` with the canonical choice as ``auto`` / ``any`` / ``tool`` (``none`` never gets here)."""
     config: dict[str, Any] = {"tools": _tool_specs(tools)}
-    if choice == "auto":
-        config["toolChoice"] = {"auto": {}}
-    elif choice in ("any", "required"):
-        config["toolChoice"] = {"any": {}}
-    elif isinstance(choice, dict):
+    if isinstance(choice, dict):
         config["toolChoice"] = {"tool": {"name": choice["name"]}}
+    elif choice == "auto":
+        config["toolChoice"] = {"auto": {}}
+    elif choice in ("required", "any"):
+        config["toolChoice"] = {"any": {}}
     return config
 
 
@@ -394,9 +327,8 @@ def _bearer_token(options: StreamOptions) -> str | None:
 
 
 def _text_option(options: StreamOptions, name: str) -> str | None:
-    value = provider_option(options, name)
-    if value is not None and (not isinstance(value, str) or not value):
-        raise ValueError(f"option {name} must be a non-empty string, got {value!r}")
+    """``region`` or ``profile`` (checked at the call by the option table)."""
+    value: str | None = provider_option(options, name)
     return value
 
 
@@ -430,22 +362,23 @@ def _endpoint(model: Model, options: StreamOptions) -> str:
 class BedrockConverseStreamProvider(HttpProvider):
     """Amazon Bedrock ConverseStream over HTTP (see the module docstring)."""
 
-    api = "bedrock-converse-stream"
+    api = BEDROCK_CONVERSE_STREAM.name
     label = LABEL
-    own_option_names = _OWN_OPTIONS
+
+    def check_request(self, model: Model, context: Context, options: StreamOptions) -> None:
+        """While Claude thinks it takes no ``top_k``, a ``top_p`` of 0.95 to 1 only and no forced tool."""
+        thinking = _claude_thinking(model, options)
+        if thinking is not None and thinking.mode != "off":
+            check_sampling_while_thinking(model, options)
 
     def build_request(self, model: Model, context: Context, options: StreamOptions) -> HttpRequest:
-        choice = _tool_choice(provider_option(options, "tool_choice"))
-        thinking = _thinking_fields(model, options)
-        _text_option(options, "region")
-        _text_option(options, "profile")
-
-        shape_choice: Any = None if choice is None or choice == "none" else choice
-        if isinstance(shape_choice, dict):
-            shape_choice = {"type": "tool", "name": shape_choice["tool"]["name"]}
-        shaped = self.shape(model, context, options, tool_choice=shape_choice)
+        thinking = _claude_thinking(model, options)
+        thinks = thinking is not None and thinking.mode != "off"
+        # Converse has no tool_choice "none": the tools are left out instead (see the module docstring).
+        no_tools = options.tool_choice == "none"
+        shaped = self.shape(model, context, options)
         shaped_context = shaped.context
-        if choice == "none" and _has_tool_blocks(shaped_context.messages):
+        if no_tools and _has_tool_blocks(shaped_context.messages):
             # Bedrock has no "none" and wants toolConfig whenever the history holds tool
             # blocks: the history is written as text instead, so no tool can be called.
             from ..capabilities import ShapedRequest, tool_history_to_text
@@ -454,14 +387,18 @@ class BedrockConverseStreamProvider(HttpProvider):
             shaped_context = tool_history_to_text(ShapedRequest(shaped_context), toolless).context
 
         body = converse_body(model, shaped_context, options)
-        inference = _inference_config(model, options, shaped.values.temperature, thinking)
+        inference = _inference_config(options, shaped.values.temperature, thinks)
         if inference:
             body["inferenceConfig"] = inference
         tools = shaped_context.tools
-        if tools and choice != "none":
+        if tools and not no_tools:
             body["toolConfig"] = _tool_config(tools, shaped.values.tool_choice)
-        if thinking:
-            body["additionalModelRequestFields"] = thinking
+        additional = _additional_fields(model, options, thinking)
+        if additional:
+            body["additionalModelRequestFields"] = additional
+        if options.metadata:
+            body["requestMetadata"] = options.metadata
+        self.with_extra_body(body, options)
 
         headers = self.headers(model, options, {"content-type": "application/json"})
         url = f"{_endpoint(model, options)}/model/{quote(model.id, safe='')}/converse-stream"
@@ -469,43 +406,31 @@ class BedrockConverseStreamProvider(HttpProvider):
         if token is not None:
             headers["authorization"] = f"Bearer {token}"
             return HttpRequest("POST", url, headers, body, (token,))
-        if not skip_auth_requested():
-            _signer(options, url)  # fail now, clearly, when there is no region or no credentials
-        return HttpRequest("POST", url, headers, body)
-
-    def finalize_request(self, model: Model, options: StreamOptions, request: HttpRequest) -> HttpRequest:
-        """Signs the request with SigV4 over the exact body bytes about to be sent (when SigV4 is the auth)."""
-        if _bearer_token(options) is not None or skip_auth_requested():
-            return request
-        return _signer(options, request.url).sign(request)
+        if skip_auth_requested():
+            return HttpRequest("POST", url, headers, body)
+        # SigV4: the credentials are found now (a clear error when there are none); the
+        # runner has the signer sign each attempt's exact bytes.
+        return HttpRequest("POST", url, headers, body, auth=_signer(options, url))
 
     def create_parser(self, model: Model, options: StreamOptions, emitter: EventEmitter) -> BedrockConverseParser:
-        return BedrockConverseParser(model, emitter)
+        return BedrockConverseParser(emitter)
 
     def map_simple_options(self, model: Model, options: StreamOptions) -> StreamOptions:
-        """``reasoning`` -> Claude thinking (pi-ai's levels and budgets); a max-tokens value is always sent.
+        """Sets a ``max_tokens`` (always sent) and fits Claude's thinking budget under it, at the call.
 
-        Budget-based models get ``max_tokens`` raised by the budget (up to the
-        model's limit), and the budget lowered to leave 1024 tokens for the answer
-        when the limit does not allow both. Other Bedrock models ignore the level.
+        ``max_tokens`` defaults to the model's limit capped at 32000. For a budget
+        level (:func:`alchemy.model_facts.claude_thinking`) it grows by the budget
+        (up to the model's limit) and the budget shrinks to leave 1024 tokens for
+        the answer when the limit does not allow both; the fitted budget is kept in
+        ``thinking_budgets`` for the request. Other Bedrock models ignore the level.
         """
         base = options.max_tokens or min(model.max_tokens or SIMPLE_MAX_TOKENS, SIMPLE_MAX_TOKENS)
-        own = dict(options.provider_options)
-        level = options.reasoning
-        if level is None or not model.reasoning or not is_claude(model):
-            own.pop("reasoning", None)
-            return dataclasses.replace(options, max_tokens=base, provider_options=own)
-        own["reasoning"] = level
-        if uses_adaptive_thinking(model):
-            return dataclasses.replace(options, max_tokens=base, provider_options=own)
-        budgets = dict(options.thinking_budgets or {})
-        budget = thinking_budget(level, budgets)
-        max_tokens = min(base + budget, model.max_tokens) if model.max_tokens else base + budget
-        if max_tokens <= budget:
-            budget = max(0, max_tokens - 1024)
-        budgets[level] = budget
-        own["thinking_budgets"] = budgets
-        return dataclasses.replace(options, max_tokens=max_tokens, provider_options=own)
+        thinking = _claude_thinking(model, options)
+        if thinking is None or thinking.budget_tokens is None or options.reasoning is None:
+            return dataclasses.replace(options, max_tokens=base)
+        max_tokens, budget = fit_claude_thinking_budget(base, thinking.budget_tokens, model.max_tokens, always_add=True)
+        budgets = {**(options.thinking_budgets or {}), options.reasoning: budget}
+        return dataclasses.replace(options, max_tokens=max_tokens, thinking_budgets=budgets)
 
 
 # --------------------------------------------------------------------------- the parser
@@ -534,11 +459,10 @@ def _exception_error(kind: str, payload: bytes, message_type: str) -> ProviderSt
 class BedrockConverseParser:
     """Turns a ConverseStream body (event-stream frames of JSON events) into emitter calls."""
 
-    __slots__ = ("emitter", "_model", "_decode", "_flush", "_handlers", "_open_index", "_open_kind", "_stop", "_failure")
+    __slots__ = ("emitter", "_decode", "_flush", "_handlers", "_open_index", "_open_kind", "_stop", "_failure")
 
-    def __init__(self, model: Model, emitter: EventEmitter) -> None:
+    def __init__(self, emitter: EventEmitter) -> None:
         self.emitter = emitter
-        self._model = model
         decoder = EventStreamDecoder()
         self._decode = decoder.feed
         self._flush = decoder.flush
@@ -666,10 +590,7 @@ class BedrockConverseParser:
             self._open_index = index
             self._open_kind = _THINKING
         elif isinstance(redacted, str):
-            emitter.set_thinking_signature(redacted, append=True)
-            block = emitter.message.content[-1]
-            if isinstance(block, ThinkingContent):
-                block.redacted = True
+            emitter.set_thinking_signature(redacted, append=True, redacted=True)
         text = reasoning.get("text")
         if isinstance(text, str):
             emitter.thinking_delta(text)
@@ -702,6 +623,7 @@ class BedrockConverseParser:
         self._failure = f"{LABEL} stopped the response with stopReason {reason!r}: {why}"
 
     def _on_metadata(self, data: dict[str, Any]) -> None:
+        """The usage: token counts only (the emitter prices them), one-hour cache writes apart."""
         counts = data.get("usage")
         if not isinstance(counts, dict):
             return
@@ -716,13 +638,21 @@ class BedrockConverseParser:
             cache_read=cache_read,
             cache_write=cache_write,
             total_tokens=total,
+            cache_write_1h=min(_one_hour_cache_writes(counts.get("cacheDetails")), cache_write),
         )
-        self.emitter.set_usage(HttpProvider.priced(self._model, usage))
+        self.emitter.set_usage(usage)
 
 
 def _count(counts: dict[str, Any], key: str) -> int:
     value = counts.get(key)
     return value if isinstance(value, int) and not isinstance(value, bool) else 0
+
+
+def _one_hour_cache_writes(details: object) -> int:
+    """The tokens of ``usage.cacheDetails`` (cache writes by ``ttl``) written with the ``1h`` lifetime."""
+    if not isinstance(details, list):
+        return 0
+    return sum(_count(item, "inputTokens") for item in details if isinstance(item, dict) and item.get("ttl") == "1h")
 
 
 provider = BedrockConverseStreamProvider()

@@ -7,8 +7,13 @@ it). The key comes from ``api_key=...`` or the provider's variables
 Request and stream are shared with Vertex AI: see :mod:`._google_request` and
 :mod:`._google_stream`.
 
-Options: ``tool_choice``, ``thinking_enabled``, ``thinking_budget``,
-``thinking_level``, ``tool_schema`` (:class:`._google_request.GoogleOptions`).
+Options are declared in :mod:`alchemy.options`: the canonical ones go to
+``generationConfig`` (``stop`` -> ``stopSequences``, ``top_p`` -> ``topP``, ``top_k``
+-> ``topK``, ``seed``, ``presence_penalty`` / ``frequency_penalty``, ``logprobs`` ->
+``responseLogprobs``, ``top_logprobs`` -> ``logprobs``) and ``toolConfig``
+(``tool_choice``); the Gemini ones are ``thinking_enabled``, ``thinking_budget``,
+``thinking_level`` and ``tool_schema`` (:class:`._google_request.GoogleOptions`).
+This API has no request metadata, so ``metadata`` is refused at the call.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, ClassVar
 from urllib.parse import quote
 
+from ..wire_apis import GOOGLE_GENERATIVE_AI
 from ._google import STREAM_QUERY, Endpoint, GoogleProvider
 
 if TYPE_CHECKING:
@@ -28,8 +34,8 @@ __all__ = ["GoogleGenerativeAIProvider", "provider"]
 class GoogleGenerativeAIProvider(GoogleProvider):
     """Gemini through ``generativelanguage.googleapis.com``."""
 
-    api: ClassVar[str] = "google-generative-ai"
-    label: ClassVar[str] = "Gemini"
+    api: ClassVar[str] = GOOGLE_GENERATIVE_AI.name
+    label: ClassVar[str] = GOOGLE_GENERATIVE_AI.label
 
     def endpoint(self, model: Model, options: StreamOptions) -> Endpoint:
         key = self.api_key(model, options)

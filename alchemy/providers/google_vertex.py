@@ -11,9 +11,10 @@ authenticated:
 * **Application Default Credentials** otherwise, through the ``google-auth``
   library (the optional extra ``pip install 'alchemy-llm[vertex]'``, imported only
   here), or a google-auth credentials object passed as ``credentials=...``. The
-  token goes in ``Authorization: Bearer``; google-auth refreshes it. An async
-  stream does the refresh in a worker thread before its first request, so the
-  event loop never blocks on it. The request goes to
+  token goes in ``Authorization: Bearer``, put there by the request's
+  authentication step (:class:`~alchemy.providers._vertex_auth.CredentialsAuth`)
+  on every attempt; google-auth refreshes it when due, in an async stream in a
+  worker thread, so the event loop never blocks on it. The request goes to
   ``https://{location}-aiplatform.googleapis.com/v1/projects/{project}/locations/{location}/publishers/{publisher}/models/{model}``
   (``location="global"`` uses ``https://aiplatform.googleapis.com``).
 
@@ -25,20 +26,19 @@ id ``publisher/model`` (``openai/gpt-oss-120b-maas``) selects that publisher; a
 plain id is Google's. A model with its own ``base_url`` (a proxy, a test server)
 gets ``{base_url}/v1/...``.
 
-Options: the Gemini ones (``tool_choice``, ``thinking_enabled``,
-``thinking_budget``, ``thinking_level``, ``tool_schema``) plus ``project``,
-``location``, ``credentials`` and ``stream_tool_arguments`` (``True`` asks Vertex to
-stream function-call arguments, ``functionCallingConfig.streamFunctionCallArguments``;
-the stream parser assembles them either way).
+Options (declared in :mod:`alchemy.options`): the Gemini API's, plus ``metadata``
+(sent as request ``labels``, checked against Vertex's label rules at the call),
+``project``, ``location``, ``credentials`` and ``stream_tool_arguments`` (``True``
+asks Vertex to stream function-call arguments,
+``functionCallingConfig.streamFunctionCallArguments``; the stream parser assembles
+them either way).
 """
 
 from __future__ import annotations
 
-import asyncio
 import importlib
 import os
 import re
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar, Final
 from urllib.parse import quote
@@ -46,22 +46,25 @@ from urllib.parse import quote
 from ..errors import MissingConfigurationError
 from ..models._env import AUTHENTICATED
 from ..transport import base_url_override
+from ..wire_apis import GOOGLE_VERTEX
 from ._google import STREAM_QUERY, Endpoint, GoogleProvider
-from ._google_request import GOOGLE_OPTION_NAMES
 
 if TYPE_CHECKING:
-    from ..api_registry import AsyncEventSource
-    from ..emitter import EventEmitter
+    from collections.abc import Mapping
+
+    from ..request import Auth
     from ..streaming import StreamOptions
     from ..types import Context, Model
 
-__all__ = ["GLOBAL_ENDPOINT", "GoogleVertexProvider", "VertexAuth", "provider"]
+__all__ = ["GLOBAL_ENDPOINT", "GoogleVertexProvider", "VertexAuth", "check_labels", "provider"]
 
 GLOBAL_ENDPOINT: Final = "https://aiplatform.googleapis.com"
 """The host of the ``global`` location and of express mode."""
 PROJECT_VARIABLES: Final = ("GOOGLE_CLOUD_PROJECT", "GCLOUD_PROJECT", "GOOGLE_VERTEX_PROJECT")
 LOCATION_VARIABLES: Final = ("GOOGLE_CLOUD_LOCATION", "GOOGLE_VERTEX_LOCATION")
-VERTEX_OPTION_NAMES: Final = frozenset({"project", "location", "credentials", "stream_tool_arguments"})
+MAX_LABELS: Final = 64
+MAX_LABEL_LENGTH: Final = 63
+"""Vertex AI's limits on request ``labels`` (the ``metadata`` option): how many, and characters per key or value."""
 
 _LOCATION: Final = re.compile(r"[a-z0-9][a-z0-9-]*")
 _PROJECT: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]*")
@@ -78,14 +81,15 @@ class VertexAuth:
     location: str | None
     express: bool
     """An API key without a project and location: the global express-mode endpoint."""
+    auth: Auth | None = None
+    """The step that adds the access token to each attempt (Application Default Credentials)."""
 
 
 class GoogleVertexProvider(GoogleProvider):
     """Gemini on Vertex AI (see the module docstring)."""
 
-    api: ClassVar[str] = "google-vertex"
-    label: ClassVar[str] = "Vertex AI"
-    own_option_names: ClassVar[frozenset[str]] = GOOGLE_OPTION_NAMES | VERTEX_OPTION_NAMES
+    api: ClassVar[str] = GOOGLE_VERTEX.name
+    label: ClassVar[str] = GOOGLE_VERTEX.label
 
     # -- authentication ----------------------------------------------------------
 
@@ -95,7 +99,11 @@ class GoogleVertexProvider(GoogleProvider):
         return None if key == AUTHENTICATED else key
 
     def authenticate(self, model: Model, options: StreamOptions) -> VertexAuth:
-        """The headers, project and location of a request; may refresh an ADC token (blocking)."""
+        """The key header or the credentials' auth step, the project and the location of a request.
+
+        Finding Application Default Credentials reads their files once per process; the
+        token itself is fetched by the auth step, per attempt, when it is due.
+        """
         project = _setting(options, "project", PROJECT_VARIABLES, _PROJECT)
         location = _setting(options, "location", LOCATION_VARIABLES, _LOCATION)
         key = self.vertex_api_key(model, options)
@@ -110,25 +118,23 @@ class GoogleVertexProvider(GoogleProvider):
                 LOCATION_VARIABLES,
                 option="location",
             )
-        auth = _auth_module()
+        adc = _auth_module()
         credentials = options.provider_options.get("credentials")
         if credentials is None:
-            credentials, found_project = auth.default_credentials()
+            credentials, found_project = adc.default_credentials()
         else:
-            found_project = auth.credentials_project(credentials)
+            found_project = adc.credentials_project(credentials)
         project = project or found_project
         if project is None:
             raise MissingConfigurationError("google-vertex", "a Google Cloud project", PROJECT_VARIABLES, option="project")
-        headers = auth.authorization_headers(credentials)
-        token = getattr(credentials, "token", None)
-        return VertexAuth(headers, (token,) if isinstance(token, str) and token else (), project, location, False)
+        return VertexAuth({}, (), project, location, False, adc.CredentialsAuth(credentials))
 
     # -- the request -------------------------------------------------------------
 
     def endpoint(self, model: Model, options: StreamOptions) -> Endpoint:
         auth = self.authenticate(model, options)
         headers = self.headers(model, options, {"content-type": "application/json", **auth.headers})
-        return Endpoint(self.url(model, auth), headers, auth.secrets)
+        return Endpoint(self.url(model, auth), headers, auth.secrets, auth.auth)
 
     def url(self, model: Model, auth: VertexAuth) -> str:
         """The ``streamGenerateContent`` URL of ``model`` for ``auth``'s project and location."""
@@ -149,49 +155,49 @@ class GoogleVertexProvider(GoogleProvider):
         return f"{base}/v1/{quote(resource, safe='/')}{STREAM_QUERY}"
 
     def adjust_body(self, body: dict[str, Any], options: StreamOptions) -> None:
-        stream_arguments = options.provider_options.get("stream_tool_arguments")
-        if stream_arguments is None:
-            return
-        if not isinstance(stream_arguments, bool):
-            raise TypeError(f"option stream_tool_arguments must be a bool, got {type(stream_arguments).__name__}")
-        if stream_arguments and "tools" in body:
+        """Vertex-only fields: ``labels`` from ``metadata``, and streamed function-call arguments."""
+        if options.metadata:
+            body["labels"] = dict(options.metadata)
+        if options.provider_options.get("stream_tool_arguments") and "tools" in body:
             config = body.setdefault("toolConfig", {}).setdefault("functionCallingConfig", {})
             config["streamFunctionCallArguments"] = True
 
-    # -- async: credentials first, off the event loop -----------------------------
+    def check_request(self, model: Model, context: Context, options: StreamOptions) -> None:
+        """The Gemini checks, then Vertex's: label rules for ``metadata``, the shape of ``project`` / ``location``."""
+        super().check_request(model, context, options)
+        if options.metadata:
+            check_labels(options.metadata)
+        for name, shape in (("project", _PROJECT), ("location", _LOCATION)):
+            value = options.provider_options.get(name)
+            if value is not None and not shape.fullmatch(value):
+                raise ValueError(f"option {name} is not a valid Vertex AI {name}: {value!r}")
 
-    def aopen(
-        self, model: Model, context: Context, options: StreamOptions, emitter: EventEmitter
-    ) -> AsyncEventSource:
-        source = super().aopen(model, context, options, emitter)
-        if self.vertex_api_key(model, options) is not None:
-            return source
-        return CredentialsFirst(lambda: self.authenticate(model, options), source)
+
+def _label_text(text: str) -> bool:
+    """Lower-case letters (international ones too), digits, ``_`` and ``-`` only."""
+    return all(char in "_-" or (char.isalnum() and not char.isupper()) for char in text)
 
 
-class CredentialsFirst:
-    """An async source that runs a blocking credentials step in a worker thread, then streams.
+def check_labels(metadata: Mapping[str, str]) -> None:
+    """``ValueError`` for ``metadata`` that Vertex AI would refuse as request ``labels``.
 
-    The step (finding the credentials, refreshing the token) leaves the token fresh
-    in google-auth's credentials object, so the request built right after it needs
-    no I/O.
+    Its rules: at most 64 labels; keys of 1 to 63 characters starting with a
+    lower-case letter, values of at most 63; both only lower-case letters (any
+    script), digits, ``_`` and ``-``. (String values are checked by the option table.)
     """
-
-    __slots__ = ("_prepare", "_source")
-
-    def __init__(self, prepare: Callable[[], object], source: AsyncEventSource) -> None:
-        self._prepare: Callable[[], object] | None = prepare
-        self._source = source
-
-    async def pump(self) -> bool:
-        prepare = self._prepare
-        if prepare is not None:
-            self._prepare = None
-            await asyncio.to_thread(prepare)
-        return await self._source.pump()
-
-    async def aclose(self) -> None:
-        await self._source.aclose()
+    if len(metadata) > MAX_LABELS:
+        raise ValueError(f"option metadata becomes Vertex AI labels: at most {MAX_LABELS}, got {len(metadata)}")
+    for key, value in metadata.items():
+        if not (0 < len(key) <= MAX_LABEL_LENGTH and key[0].isalpha() and _label_text(key)):
+            raise ValueError(
+                f"option metadata key {key!r} is not a Vertex AI label key: 1 to {MAX_LABEL_LENGTH} lower-case "
+                "letters, digits, '_' or '-', starting with a letter"
+            )
+        if not (len(value) <= MAX_LABEL_LENGTH and _label_text(value)):
+            raise ValueError(
+                f"option metadata[{key!r}] is not a Vertex AI label value: at most {MAX_LABEL_LENGTH} lower-case "
+                f"letters, digits, '_' or '-', got {value!r}"
+            )
 
 
 def _setting(options: StreamOptions, name: str, variables: tuple[str, ...], shape: re.Pattern[str]) -> str | None:

@@ -15,15 +15,18 @@ that end with ``data: [DONE]``. Mistral's rules, as pi-ai's native adapter has t
 * Magistral reasoning streams as typed parts in ``delta.content``
   (``{"type": "thinking", "thinking": [{"type": "text", "text": ...}]}``), and is
   replayed to the same model the same way;
-* ``stream_simple`` levels turn reasoning on with ``prompt_mode: "reasoning"``, or
-  ``reasoning_effort: "high"`` on the models whose registry entry offers that control;
+* a ``reasoning`` level turns reasoning on with ``prompt_mode: "reasoning"``, or
+  ``reasoning_effort: "high"`` (``"none"`` for ``"off"``) on the models whose registry
+  entry offers that control;
 * ``session_id`` is sent as ``x-affinity`` (KV-cache reuse) unless that header is set.
 
 Stop reasons: ``stop`` -> stop, ``length``/``model_length`` -> length,
 ``tool_calls`` -> toolUse, ``error`` -> an error, anything else -> stop.
-Own options: ``tool_choice`` (``"auto"``, ``"none"``, ``"any"``, ``"required"`` or
-``{"type": "function", "function": {"name": ...}}``), ``prompt_mode`` and
-``reasoning_effort``.
+Canonical options sent: ``stop``, ``top_p``, ``seed`` (as ``random_seed``),
+``frequency_penalty``, ``presence_penalty``, ``parallel_tool_calls``, ``tool_choice``
+(``{"name": ...}`` as ``{"type": "function", "function": {"name": ...}}``),
+``extra_body`` and ``extra_headers``; own options ``prompt_mode`` and
+``reasoning_effort`` (declared in :mod:`alchemy.options`).
 """
 
 from __future__ import annotations
@@ -34,8 +37,10 @@ from typing import TYPE_CHECKING, Any, Final, cast
 import orjson
 
 from ..errors import ProviderStreamError, StreamInterruptedError
+from ..options import ToolChoice, named_tool
 from ..tool_ids import UniqueToolCallIds, mistral_tool_call_id
-from ..transport import HttpRequest
+from ..request import HttpRequest
+from ..wire_apis import MISTRAL_CONVERSATIONS
 from ..types import (
     AssistantMessage,
     ImageContent,
@@ -46,16 +51,16 @@ from ..types import (
     Usage,
     UserMessage,
 )
-from .base import HttpProvider, SSEParser, provider_option
+from .base import HttpProvider, SSEParser
 
 if TYPE_CHECKING:
     from ..emitter import EventEmitter
-    from ..streaming import StreamOptions
+    from ..options import StreamOptions
     from ..types import Context, Message, Model, StopReason, Tool
 
 __all__ = ["MistralConversationsParser", "MistralConversationsProvider", "provider"]
 
-LABEL: Final = "Mistral"
+LABEL: Final = MISTRAL_CONVERSATIONS.label
 
 BRIDGE_TEXT: Final = "Tool results received."
 """The assistant turn put between tool results and a following user turn."""
@@ -67,12 +72,18 @@ _STOP_REASONS: Final[dict[str, StopReason]] = {
     "model_length": "length",
     "tool_calls": "toolUse",
 }
-_TOOL_CHOICES: Final = ("auto", "none", "any", "required")
 _RETRYABLE_ERRORS: Final = frozenset(
     {"rate_limited", "rate_limit_error", "service_unavailable", "server_error", "internal_server_error", "overloaded"}
 )
-_OWN_OPTIONS: Final = frozenset({"tool_choice", "prompt_mode", "reasoning_effort"})
 _DONE: Final = b"[DONE]"
+_SAMPLING_FIELDS: Final = (
+    ("top_p", "top_p"),
+    ("seed", "random_seed"),
+    ("stop", "stop"),
+    ("frequency_penalty", "frequency_penalty"),
+    ("presence_penalty", "presence_penalty"),
+)
+"""Canonical options and Mistral's names for them."""
 
 
 def uses_reasoning_effort(model: Model) -> bool:
@@ -179,27 +190,12 @@ def _tools(tools: list[Tool]) -> list[dict[str, Any]]:
     ]
 
 
-def _tool_choice(value: Any) -> str | dict[str, Any] | None:
-    if value is None:
-        return None
-    if isinstance(value, str):
-        if value in _TOOL_CHOICES:
-            return value
-    elif isinstance(value, dict):
-        function = value.get("function")
-        name = function.get("name") if isinstance(function, dict) else value.get("name")
-        if isinstance(name, str) and name:
-            return {"type": "function", "function": {"name": name}}
-    raise ValueError(
-        "option tool_choice must be 'auto', 'none', 'any', 'required' or "
-        f"{{'type': 'function', 'function': {{'name': ...}}}}, got {value!r}"
-    )
-
-
-def _choice_for_shaping(choice: str | dict[str, Any] | None) -> Any:
-    if isinstance(choice, dict):
-        return {"type": "tool", "name": choice["function"]["name"]}
-    return choice
+def _wire_tool_choice(choice: ToolChoice) -> str | dict[str, Any]:
+    """Mistral's ``tool_choice`` for a canonical choice (Mistral takes ``"required"`` as it is)."""
+    name = named_tool(choice)
+    if name is not None:
+        return {"type": "function", "function": {"name": name}}
+    return str(choice)
 
 
 # --------------------------------------------------------------------------- the provider
@@ -208,20 +204,14 @@ def _choice_for_shaping(choice: str | dict[str, Any] | None) -> Any:
 class MistralConversationsProvider(HttpProvider):
     """Mistral chat completions over HTTP (see the module docstring)."""
 
-    api = "mistral-conversations"
+    api = MISTRAL_CONVERSATIONS.name
     label = LABEL
-    own_option_names = _OWN_OPTIONS
 
     def build_request(self, model: Model, context: Context, options: StreamOptions) -> HttpRequest:
-        choice = _tool_choice(provider_option(options, "tool_choice"))
-        prompt_mode = provider_option(options, "prompt_mode")
-        if prompt_mode not in (None, "reasoning"):
-            raise ValueError(f"option prompt_mode must be 'reasoning', got {prompt_mode!r}")
-        effort = provider_option(options, "reasoning_effort")
-        if effort not in (None, "none", "high"):
-            raise ValueError(f"option reasoning_effort must be 'none' or 'high', got {effort!r}")
-
-        shaped = self.shape(model, context, options, tool_choice=_choice_for_shaping(choice))
+        own = options.provider_options
+        prompt_mode = own.get("prompt_mode")
+        effort = own.get("reasoning_effort")
+        shaped = self.shape(model, context, options)
         key = cast(str, self.api_key(model, options))  # raises MissingApiKeyError when none is set
         body: dict[str, Any] = {
             "model": model.id,
@@ -236,15 +226,19 @@ class MistralConversationsProvider(HttpProvider):
             body["temperature"] = values.temperature
         if options.max_tokens is not None:
             body["max_tokens"] = options.max_tokens
-        final_choice = values.tool_choice
-        if final_choice is not None and tools:
-            if isinstance(final_choice, dict):
-                final_choice = {"type": "function", "function": {"name": final_choice["name"]}}
-            body["tool_choice"] = final_choice
+        for name, field in _SAMPLING_FIELDS:
+            value = getattr(options, name)
+            if value is not None:
+                body[field] = value
+        if values.tool_choice is not None and tools:
+            body["tool_choice"] = _wire_tool_choice(values.tool_choice)
+        if options.parallel_tool_calls is not None and tools:
+            body["parallel_tool_calls"] = options.parallel_tool_calls
         if prompt_mode is not None:
             body["prompt_mode"] = prompt_mode
         if effort is not None:
             body["reasoning_effort"] = effort
+        self.with_extra_body(body, options)
 
         defaults = {
             "content-type": "application/json",
@@ -257,17 +251,30 @@ class MistralConversationsProvider(HttpProvider):
         return HttpRequest("POST", _chat_url(self.base_url(model)), headers, body, (key,))
 
     def create_parser(self, model: Model, options: StreamOptions, emitter: EventEmitter) -> MistralConversationsParser:
-        return MistralConversationsParser(model, emitter)
+        return MistralConversationsParser(emitter)
 
     def map_simple_options(self, model: Model, options: StreamOptions) -> StreamOptions:
-        """Any ``reasoning`` level turns reasoning on (the level itself has no finer knob)."""
-        base = options.max_tokens or min(model.max_tokens or SIMPLE_MAX_TOKENS, SIMPLE_MAX_TOKENS)
+        """A ``reasoning`` level switches reasoning: Mistral has no finer knob than on and off.
+
+        Models whose registry entry offers an effort control take ``reasoning_effort``
+        (``"high"`` for every level, ``"none"`` for ``"off"``); the others (Magistral)
+        take ``prompt_mode: "reasoning"`` and cannot be told not to reason, so ``"off"``
+        raises for them. An explicit ``reasoning_effort`` / ``prompt_mode`` wins.
+        ``*_simple`` calls also get pi-ai's ``max_tokens`` default.
+        """
         own = dict(options.provider_options)
-        if options.reasoning is not None and model.reasoning:
+        level = options.reasoning
+        if level is not None and model.reasoning and "reasoning_effort" not in own and "prompt_mode" not in own:
             if uses_reasoning_effort(model):
-                own["reasoning_effort"] = "high"
+                own["reasoning_effort"] = "none" if level == "off" else "high"
+            elif level == "off":
+                raise ValueError(
+                    f"option reasoning='off' cannot be honoured by {model.key}: it always reasons "
+                    "(prompt_mode only adds its reasoning instructions); leave reasoning unset"
+                )
             else:
                 own["prompt_mode"] = "reasoning"
+        base = options.max_tokens or min(model.max_tokens or SIMPLE_MAX_TOKENS, SIMPLE_MAX_TOKENS)
         return dataclasses.replace(options, max_tokens=base, provider_options=own)
 
 
@@ -291,11 +298,10 @@ def _stream_error(error: Any, chunk: dict[str, Any]) -> ProviderStreamError:
 class MistralConversationsParser(SSEParser):
     """Turns Mistral's chat-completion chunks into emitter calls."""
 
-    __slots__ = ("_model", "_done", "_tool_index", "_tool_named", "_failure")
+    __slots__ = ("_done", "_tool_index", "_tool_named", "_failure")
 
-    def __init__(self, model: Model, emitter: EventEmitter) -> None:
+    def __init__(self, emitter: EventEmitter) -> None:
         super().__init__(emitter)
-        self._model = model
         self._done = False
         # The ``index`` of the tool call whose arguments are streaming (None: no tool call open).
         self._tool_index: int | None = None
@@ -316,11 +322,11 @@ class MistralConversationsParser(SSEParser):
         if "error" in chunk or chunk.get("object") == "error":
             raise _stream_error(chunk.get("error"), chunk)
         response_id = chunk.get("id")
-        if isinstance(response_id, str) and response_id and emitter.message.response_id is None:
+        if isinstance(response_id, str) and response_id and emitter.response_id is None:
             emitter.set_response_id(response_id)
         usage = chunk.get("usage")
         if isinstance(usage, dict):
-            emitter.set_usage(self._usage(usage))
+            emitter.set_usage(_usage(usage))
         choices = chunk.get("choices")
         if not choices or not isinstance(choices, list):
             return
@@ -424,15 +430,16 @@ class MistralConversationsParser(SSEParser):
             return
         self.emitter.set_stop_reason(_STOP_REASONS.get(reason, "stop"))
 
-    def _usage(self, counts: dict[str, Any]) -> Usage:
-        prompt = _count(counts, "prompt_tokens")
-        output = _count(counts, "completion_tokens")
-        details = counts.get("prompt_tokens_details")
-        cached = _count(details, "cached_tokens") if isinstance(details, dict) else 0
-        cached = min(cached, prompt)
-        total = _count(counts, "total_tokens") or prompt + output
-        usage = Usage(input=prompt - cached, output=output, cache_read=cached, total_tokens=total)
-        return HttpProvider.priced(self._model, usage)
+
+def _usage(counts: dict[str, Any]) -> Usage:
+    """The token counts of a chunk's ``usage`` (the emitter prices them)."""
+    prompt = _count(counts, "prompt_tokens")
+    output = _count(counts, "completion_tokens")
+    details = counts.get("prompt_tokens_details")
+    cached = _count(details, "cached_tokens") if isinstance(details, dict) else 0
+    cached = min(cached, prompt)
+    total = _count(counts, "total_tokens") or prompt + output
+    return Usage(input=prompt - cached, output=output, cache_read=cached, total_tokens=total)
 
 
 def _count(counts: dict[str, Any], key: str) -> int:

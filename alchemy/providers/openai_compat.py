@@ -3,8 +3,8 @@
 OpenAI's Chat Completions API is spoken by most of the field, each server with its
 own deviations: some reject ``store`` or the ``developer`` role, some want
 ``max_tokens`` instead of ``max_completion_tokens``, some switch reasoning on with
-their own field. :class:`CompletionsCompat` holds the 13 flags that describe them
-(pi-ai's ``OpenAICompletionsCompat``, under snake_case names):
+their own field. :class:`CompletionsCompat` holds the 14 flags that describe them
+(pi-ai's ``OpenAICompletionsCompat`` under snake_case names, plus ``reasoning_budget_only``):
 
 ==========================================  ===========================================================
 flag                                        effect on the request
@@ -18,14 +18,36 @@ flag                                        effect on the request
 ``requires_tool_result_name``               ``name`` on ``tool`` messages
 ``requires_assistant_after_tool_result``    a short assistant turn between tool results and a user turn
 ``requires_thinking_as_text``               earlier reasoning replayed as plain text
-``thinking_format``                         ``openai`` (``reasoning_effort``), ``zai`` (``thinking.type``),
-                                            ``qwen`` (``enable_thinking``), ``qwen-chat-template``
-                                            (``chat_template_kwargs.enable_thinking``), ``openrouter``
-                                            (``reasoning: {effort | max_tokens | enabled}``)
+``thinking_format``                         how reasoning is switched on and sized (table below)
+``reasoning_budget_only``                   ``openrouter`` format: the model takes a token budget
+                                            (``reasoning.max_tokens``) and no effort
 ``open_router_routing``                     the ``provider`` routing object (openrouter.ai only)
 ``vercel_gateway_routing``                  ``providerOptions.gateway`` (ai-gateway.vercel.sh only)
 ``supports_strict_mode``                    ``strict: false`` in tool definitions
 ==========================================  ===========================================================
+
+The thinking formats (``level`` is the ``reasoning`` option, mapped through
+:mod:`alchemy.model_facts`; an explicit ``reasoning_effort`` is sent as given):
+
+=================  ================================================================================
+format             request fields
+=================  ================================================================================
+``openai``         ``reasoning_effort`` (OpenAI's effort words; ``off`` is ``none`` or ``minimal``)
+``zai``            ``thinking: {type: enabled | disabled}`` (z.ai GLM; no level means disabled)
+``qwen``           ``enable_thinking`` (+ ``thinking_budget`` from ``thinking_budgets``); DashScope
+``chat-template``  ``chat_template_kwargs: {enable_thinking}`` (+ ``thinking_budget`` from
+                   ``thinking_budgets``, for templates that read one): local vLLM / SGLang servers
+                   whose chat template switches thinking (Qwen3 and the like); no level means off.
+                   ``qwen-chat-template`` is accepted as its old name
+``deepseek``       ``thinking: {type: enabled | disabled}`` plus ``reasoning_effort``; earlier
+                   reasoning goes back as ``reasoning_content`` on every assistant turn of the
+                   model (DeepSeek rejects a tool-call turn without it)
+``openrouter``     ``reasoning: {effort}`` for every level (``max`` is ``xhigh`` where the model
+                   takes it, else ``high``; ``off`` is ``{effort: "none"}``, OpenRouter's documented
+                   word), or ``reasoning: {max_tokens}`` for ``reasoning_budget_only`` models and for
+                   a level ``thinking_budgets`` names (``off``: ``{enabled: false}``); also the
+                   Vercel AI Gateway, which takes the same object
+=================  ================================================================================
 
 Precedence, weakest first (each layer replaces the flags it names):
 
@@ -35,7 +57,8 @@ Precedence, weakest first (each layer replaces the flags it names):
    not OpenAI's own (``api.openai.com``, Azure OpenAI, provider ``openai``) gets the
    shape every compatible server accepts (no ``store``, ``system`` role,
    ``max_tokens``), then known servers get their quirks (z.ai, xAI, chutes, Groq's
-   Qwen3, OpenRouter's reasoning object);
+   Qwen3, DeepSeek's thinking switch, the reasoning object of OpenRouter and the
+   Vercel AI Gateway);
 3. ``model.compat`` -- for registry models this already folds in, weakest first, the
    wire API's table, the provider's table, the provider's per-model rules and the
    per-model overrides of ``alchemy/models/data/overrides.toml``; for a model you
@@ -56,6 +79,7 @@ from dataclasses import dataclass, field, fields, replace
 from typing import Any, Final
 from urllib.parse import urlsplit
 
+from ..model_facts import THINKING_LEVELS
 from ..types import Model
 
 __all__ = [
@@ -69,9 +93,13 @@ __all__ = [
     "set_provider_compat",
 ]
 
-THINKING_FORMATS: Final = ("openai", "zai", "qwen", "qwen-chat-template", "openrouter")
+THINKING_FORMATS: Final = ("openai", "zai", "qwen", "chat-template", "deepseek", "openrouter")
+"""The values of ``thinking_format`` (see the module docstring)."""
+THINKING_FORMAT_ALIASES: Final[Mapping[str, str]] = {"qwen-chat-template": "chat-template"}
+"""Older names of thinking formats, accepted and read as the current one."""
 MAX_TOKENS_FIELDS: Final = ("max_completion_tokens", "max_tokens")
-_EFFORT_KEYS: Final = ("none", "minimal", "low", "medium", "high", "xhigh")
+_EFFORT_KEYS: Final = ("none", *THINKING_LEVELS[1:])
+"""The keys of ``reasoning_effort_map``: the effort words (``none`` is the level ``off``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,6 +119,7 @@ class CompletionsCompat:
     open_router_routing: Mapping[str, Any] | None = None
     vercel_gateway_routing: Mapping[str, Any] | None = None
     supports_strict_mode: bool = True
+    reasoning_budget_only: bool = False
 
     def with_overrides(self, overrides: Mapping[str, Any] | None, source: str) -> CompletionsCompat:
         """A copy with ``overrides`` applied (checked; ``source`` names them in errors)."""
@@ -100,9 +129,11 @@ class CompletionsCompat:
 
 
 COMPAT_FLAGS: Final = tuple(f.name for f in fields(CompletionsCompat))
-"""The 13 flag names, in pi-ai's order."""
+"""The 14 flag names, pi-ai's 13 in its order, then alchemy's own."""
 
-_BOOL_FLAGS: Final = frozenset(name for name in COMPAT_FLAGS if name.startswith(("supports_", "requires_")))
+_BOOL_FLAGS: Final = frozenset(
+    name for name in COMPAT_FLAGS if name.startswith(("supports_", "requires_")) or name == "reasoning_budget_only"
+)
 
 
 def _snake(name: str) -> str:
@@ -153,6 +184,7 @@ def check_compat(values: Mapping[str, Any], source: str) -> dict[str, Any]:
             if value not in MAX_TOKENS_FIELDS:
                 raise ValueError(f"{where} must be one of {', '.join(map(repr, MAX_TOKENS_FIELDS))}, got {value!r}")
         elif key == "thinking_format":
+            value = THINKING_FORMAT_ALIASES.get(value, value) if isinstance(value, str) else value
             if value not in THINKING_FORMATS:
                 raise ValueError(f"{where} must be one of {', '.join(map(repr, THINKING_FORMATS))}, got {value!r}")
         elif key == "reasoning_effort_map":
@@ -231,8 +263,10 @@ def detect_compat(model: Model, base_url: str | None = None) -> CompletionsCompa
         detected["max_tokens_field"] = "max_tokens"  # chutes.ai ignores max_completion_tokens
     if (provider == "groq" or _on(host, "groq.com")) and model.id == "qwen/qwen3-32b":
         detected["reasoning_effort_map"] = dict(_ALL_LEVELS_DEFAULT)  # Groq's Qwen3 takes only "default"
-    if provider == "openrouter" or _on(host, "openrouter.ai"):
-        detected["thinking_format"] = "openrouter"
+    if provider == "deepseek" or _on(host, "deepseek.com"):
+        detected["thinking_format"] = "deepseek"
+    if provider in ("openrouter", "vercel") or _on(host, "openrouter.ai") or _on(host, "ai-gateway.vercel.sh"):
+        detected["thinking_format"] = "openrouter"  # the Vercel AI Gateway takes OpenRouter's reasoning object
     return CompletionsCompat(**detected) if detected else CompletionsCompat()
 
 

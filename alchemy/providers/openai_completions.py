@@ -19,36 +19,45 @@ Request building, in order:
   model is replayed where the model says it wants it back (``model.interleaved``:
   ``"reasoning_content"`` and the like name the field, ``True`` replays it in the
   field it arrived in, ``"reasoning_details"`` sends OpenRouter's array), and
-  OpenRouter ``reasoning_details`` received with the turn always go back; with
+  OpenRouter ``reasoning_details`` received with the turn always go back (the
+  ``deepseek`` format always sends the model's reasoning back as ``reasoning_content``,
+  empty on a tool-call turn that had none); with
   ``requires_thinking_as_text`` it becomes plain text instead. Turns with no text and
   no tool calls are left out;
 * tool results become ``tool`` messages (text joined with newlines); their images,
   which ``tool`` messages cannot carry, follow in one user message;
 * ``stream_options.include_usage``, ``store: false``, the max-tokens field, tools
-  with ``strict: false``, ``tool_choice``, reasoning in the server's format,
-  OpenRouter / Vercel routing and OpenRouter's Anthropic cache control, per compat.
+  with ``strict: false``, ``tool_choice``, reasoning in the server's thinking format
+  (the ``reasoning`` level mapped through :mod:`alchemy.model_facts`; see
+  :mod:`~alchemy.providers.openai_compat` for the formats), OpenRouter / Vercel
+  routing and OpenRouter's Anthropic cache control, per compat;
+* ``extra_body`` deep-merged last.
 
-Own options (beside the shared ones): ``tool_choice``, ``reasoning_effort``,
-``response_format``, ``user``, ``parallel_tool_calls``, ``stop``, ``seed``, ``top_p``,
-``frequency_penalty``, ``presence_penalty``, ``service_tier``, ``prompt_cache_key``,
-``compat`` (flags for this call) and ``extra_body`` (fields merged into the body
-last, for server-specific parameters such as vLLM's ``top_k``). The shared
-``metadata`` option gives ``user`` from its ``user_id``; it is not sent as
-``metadata``, which OpenAI accepts only for stored completions.
+Options (checked at the call, :mod:`alchemy.options`): the canonical ``stop``,
+``top_p``, ``top_k`` (not on OpenAI's own API, which has none), ``seed``,
+``frequency_penalty``, ``presence_penalty``, ``logprobs`` / ``top_logprobs`` (returned
+as ``message.logprobs``), ``parallel_tool_calls``, ``tool_choice``, ``user`` and
+``metadata`` (string values; OpenAI takes it only for stored completions, so it is
+refused there unless ``extra_body`` sets ``store: true``) go under their own names;
+this API's own are ``reasoning_effort`` (sent as given, wins over ``reasoning``),
+``response_format``, ``service_tier``, ``prompt_cache_key`` and ``compat`` (flags
+for this call).
 """
 
 from __future__ import annotations
 
-import dataclasses
 import ipaddress
-import math
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar, Final
 from urllib.parse import urlsplit
 
 import orjson
 
-from ..transport import HttpRequest
+from ..model_facts import clamp_thinking_level, openai_reasoning_effort, supports_xhigh, thinking_budget_for
+from ..options._kinds import fail_type
+from ..request import HttpRequest
+from ..wire_apis import OPENAI_COMPLETIONS
 from ..types import (
     AssistantMessage,
     Context,
@@ -67,17 +76,17 @@ from .openai_completions_stream import REASONING_FIELDS, CompletionsStreamParser
 
 if TYPE_CHECKING:
     from ..emitter import EventEmitter
-    from ..streaming import StreamOptions
+    from ..options import StreamOptions
 
 __all__ = [
     "ATTACHED_IMAGES_TEXT",
     "IMAGE_ONLY_RESULT_TEXT",
     "TOOL_RESULTS_BRIDGE_TEXT",
     "OpenAICompletionsProvider",
+    "check_response_format",
     "convert_messages",
     "convert_tools",
     "provider",
-    "supports_xhigh",
 ]
 
 ATTACHED_IMAGES_TEXT: Final = "Attached image(s) from tool result:"
@@ -87,63 +96,22 @@ IMAGE_ONLY_RESULT_TEXT: Final = "(see attached image)"
 TOOL_RESULTS_BRIDGE_TEXT: Final = "I have processed the tool results."
 """The assistant turn put between tool results and a user turn (``requires_assistant_after_tool_result``)."""
 
-EFFORTS: Final = ("none", "minimal", "low", "medium", "high", "xhigh")
-_TOOL_CHOICE_WORDS: Final = {"auto": "auto", "none": "none", "required": "required", "any": "required"}
-_XHIGH_MODEL_MARKERS: Final = ("gpt-5.2", "gpt-5.3", "gpt-5.4", "gpt-5.1-codex-max", "opus-4-6", "opus-4.6")
 _FIELD_NAME_CHARS: Final = frozenset("abcdefghijklmnopqrstuvwxyz_")
 _LOOPBACK_NAMES: Final = frozenset({"localhost", "host.docker.internal"})
+_SAMPLING_FIELDS: Final = ("top_p", "top_k", "frequency_penalty", "presence_penalty", "seed", "stop")
+"""Canonical options sent under their own name (``top_k`` never reaches OpenAI: a model check refuses it)."""
+_SWITCH_FORMATS: Final = frozenset({"zai", "qwen", "chat-template"})
+"""Thinking formats that only switch thinking on or off (no effort word)."""
 
 
-# --------------------------------------------------------------------------- option checks
+# --------------------------------------------------------------------------- options
 
 
-def _fail_type(name: str, expected: str, value: object) -> TypeError:
-    return TypeError(f"option {name} must be {expected}, got {type(value).__name__} {value!r}")
+def check_response_format(value: object) -> dict[str, Any] | None:
+    """``"text"`` (``None``: nothing to send), ``"json"``, or an object.
 
-
-def _check_number(name: str, value: object, low: float, high: float) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise _fail_type(name, "a number", value)
-    if not low <= value <= high:
-        raise ValueError(f"option {name} must be between {low:g} and {high:g}, got {value!r}")
-    return float(value)
-
-
-def _check_text(name: str, value: object) -> str:
-    if not isinstance(value, str) or not value:
-        raise _fail_type(name, "a non-empty string", value)
-    return value
-
-
-def _check_tool_choice(value: object, tools: Sequence[Tool] | None) -> str | dict[str, Any]:
-    """``auto`` / ``none`` / ``required`` (``any``), or a named tool in any common spelling."""
-    if isinstance(value, str):
-        word = _TOOL_CHOICE_WORDS.get(value)
-        if word is None:
-            raise ValueError(
-                "option tool_choice must be 'auto', 'none', 'required' (or 'any'), or name a tool as "
-                f"{{'type': 'function', 'function': {{'name': ...}}}}, got {value!r}"
-            )
-        return word
-    if not isinstance(value, Mapping):
-        raise _fail_type("tool_choice", "a string or a mapping", value)
-    kind = value.get("type")
-    if kind in _TOOL_CHOICE_WORDS and "name" not in value and "function" not in value:
-        return _TOOL_CHOICE_WORDS[kind]
-    function = value.get("function")
-    name = function.get("name") if isinstance(function, Mapping) else value.get("name")
-    if not isinstance(name, str) or not name:
-        example = "{'type': 'function', 'function': {'name': 'get_weather'}}"
-        raise ValueError(f"option tool_choice must name a tool, e.g. {example}, got {value!r}")
-    known = [tool.name for tool in tools or ()]
-    if name not in known:
-        listed = ", ".join(map(repr, known)) if known else "none (the context has no tools)"
-        raise ValueError(f"option tool_choice names tool {name!r}, which is not in the context's tools: {listed}")
-    return {"type": "function", "function": {"name": name}}
-
-
-def _check_response_format(value: object) -> dict[str, Any] | None:
-    """``"text"``, ``"json"``, or an object (OpenAI's, or ``{"schema": ..., "name": ...}``)."""
+    The object is OpenAI's (``json_object`` / ``json_schema``) or ``{"schema": ..., "name": ...}``.
+    """
     if isinstance(value, str):
         if value == "text":
             return None
@@ -151,7 +119,7 @@ def _check_response_format(value: object) -> dict[str, Any] | None:
             return {"type": "json_object"}
         raise ValueError(f"option response_format must be 'text', 'json' or a mapping, got {value!r}")
     if not isinstance(value, Mapping):
-        raise _fail_type("response_format", "a string or a mapping", value)
+        raise fail_type("response_format", "a string or a mapping", value)
     kind = value.get("type")
     if kind in ("text", "json_object"):
         return dict(value)
@@ -163,7 +131,7 @@ def _check_response_format(value: object) -> dict[str, Any] | None:
     if kind in (None, "json_schema") and isinstance(value.get("schema"), Mapping):
         inner: dict[str, Any] = {"name": value.get("name") or "response", "schema": dict(value["schema"])}
         if not isinstance(inner["name"], str):
-            raise _fail_type("response_format name", "a string", inner["name"])
+            raise fail_type("response_format name", "a string", inner["name"])
         for key in ("strict", "description"):
             if key in value:
                 inner[key] = value[key]
@@ -175,77 +143,123 @@ def _check_response_format(value: object) -> dict[str, Any] | None:
     )
 
 
-def _check_stop(value: object) -> str | list[str]:
-    if isinstance(value, str):
-        if not value:
-            raise ValueError("option stop must not be an empty string")
-        return value
-    if isinstance(value, (list, tuple)) and value and all(isinstance(item, str) and item for item in value):
-        return list(value)
-    raise _fail_type("stop", "a string or a non-empty list of non-empty strings", value)
+def _wire_tool_choice(choice: str | dict[str, Any]) -> str | dict[str, Any]:
+    """The canonical ``tool_choice`` (after shaping) as Chat Completions spells it."""
+    if isinstance(choice, dict):
+        return {"type": "function", "function": {"name": choice["name"]}}
+    return choice
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
-class _Own:
-    """The provider's own options of one call, checked."""
-
-    tool_choice: str | dict[str, Any] | None = None
-    reasoning_effort: str | None = None
-    response_format: dict[str, Any] | None = None
-    user: str | None = None
-    parallel_tool_calls: bool | None = None
-    stop: str | list[str] | None = None
-    seed: int | None = None
-    top_p: float | None = None
-    frequency_penalty: float | None = None
-    presence_penalty: float | None = None
-    service_tier: str | None = None
-    prompt_cache_key: str | None = None
-    compat: dict[str, Any] | None = None
-    extra_body: dict[str, Any] | None = None
+def _is_openai(model: Model) -> bool:
+    """OpenAI's own API (or Azure OpenAI): ``store``, ``prompt_cache_key`` and no ``top_k``."""
+    return model.provider == "openai" or is_openai_host(model.base_url)
 
 
-def _own_options(options: StreamOptions, context: Context) -> _Own:
-    raw = options.provider_options
-    checked: dict[str, Any] = {}
-    for name, value in raw.items():
-        if value is None:
-            continue
-        if name == "tool_choice":
-            checked[name] = _check_tool_choice(value, context.tools)
-        elif name == "reasoning_effort":
-            if value not in EFFORTS:
-                raise ValueError(
-                    f"option reasoning_effort must be one of {', '.join(map(repr, EFFORTS))}, got {value!r}"
-                )
-            checked[name] = value
-        elif name == "response_format":
-            checked[name] = _check_response_format(value)
-        elif name in ("user", "service_tier", "prompt_cache_key"):
-            checked[name] = _check_text(name, value)
-        elif name == "parallel_tool_calls":
-            if not isinstance(value, bool):
-                raise _fail_type(name, "True or False", value)
-            checked[name] = value
-        elif name == "stop":
-            checked[name] = _check_stop(value)
-        elif name == "seed":
-            if isinstance(value, bool) or not isinstance(value, int):
-                raise _fail_type(name, "an int", value)
-            checked[name] = value
-        elif name == "top_p":
-            checked[name] = _check_number(name, value, 0.0, 1.0)
-        elif name in ("frequency_penalty", "presence_penalty"):
-            checked[name] = _check_number(name, value, -2.0, 2.0)
-        elif name in ("compat", "extra_body"):
-            if not isinstance(value, Mapping):
-                raise _fail_type(name, "a mapping", value)
-            checked[name] = dict(value)
-    if "user" not in checked and options.metadata:
-        user_id = options.metadata.get("user_id")
-        if user_id is not None:
-            checked["user"] = _check_text("metadata['user_id']", user_id)
-    return _Own(**checked)
+def _keeps_store_false(options: StreamOptions) -> bool:
+    """Whether the request keeps alchemy's ``store: false`` (``extra_body`` may ask OpenAI to store it)."""
+    return not (options.extra_body and options.extra_body.get("store") is True)
+
+
+# --------------------------------------------------------------------------- reasoning
+
+
+@dataclass(frozen=True, slots=True)
+class _Thinking:
+    """What one call asks of the model's thinking, before a thinking format spells it.
+
+    ``on`` is ``None`` when neither ``reasoning`` nor ``reasoning_effort`` was given;
+    ``effort`` is the effort word to send (``None``: the format sends none); ``level``
+    the ``reasoning`` level asked (for budgets), ``None`` for an explicit effort.
+    """
+
+    on: bool | None
+    effort: str | None = None
+    level: str | None = None
+
+
+def _gateway_effort(model: Model, level: str) -> str:
+    """OpenRouter's effort word for a clamped level: its scale tops out at ``xhigh``."""
+    if level == "off":
+        return "none"
+    if level == "max":
+        return "xhigh" if supports_xhigh(model) else "high"
+    return level
+
+
+def _wanted_thinking(model: Model, options: StreamOptions, style: str) -> _Thinking:
+    """The call's thinking for ``model``; raises ``ValueError`` for a level the model cannot honour."""
+    explicit = options.provider_options.get("reasoning_effort")
+    if explicit is not None:
+        return _Thinking(on=explicit != "none", effort=explicit)
+    level = options.reasoning
+    if level is None:
+        return _Thinking(on=None)
+    clamped = clamp_thinking_level(model, level)
+    if style == "openai":
+        effort = openai_reasoning_effort(model, clamped)
+    elif style == "openrouter":
+        effort = _gateway_effort(model, clamped)
+    else:
+        effort = None if clamped == "off" else clamped
+    return _Thinking(on=clamped != "off", effort=effort, level=level)
+
+
+def _caller_budget(options: StreamOptions, level: str | None) -> int | None:
+    """The ``thinking_budgets`` entry of the level asked, if the caller gave one."""
+    budgets = options.thinking_budgets
+    return budgets.get(level) if budgets and level is not None else None
+
+
+def _reasoning_fields(model: Model, options: StreamOptions, compat: CompletionsCompat) -> dict[str, Any]:
+    """The body fields that carry the call's reasoning in the server's thinking format.
+
+    Non-reasoning models get none. No level and no effort leave the server's default,
+    except for the switch formats (z.ai, Qwen, chat templates), which are turned off.
+    """
+    if not model.reasoning:
+        return {}
+    style = compat.thinking_format
+    wanted = _wanted_thinking(model, options, style)
+    effort = wanted.effort
+    if effort is not None:
+        effort = compat.reasoning_effort_map.get(effort, effort)
+    on = wanted.on
+    if style in _SWITCH_FORMATS:
+        enabled = bool(on)
+        budget = _caller_budget(options, wanted.level) if enabled else None
+        if style == "zai":
+            return {"thinking": {"type": "enabled" if enabled else "disabled"}}
+        switch: dict[str, Any] = {"enable_thinking": enabled}
+        if budget:
+            switch["thinking_budget"] = budget
+        return switch if style == "qwen" else {"chat_template_kwargs": switch}
+    if on is None:
+        return {}
+    if style == "deepseek":
+        fields: dict[str, Any] = {"thinking": {"type": "enabled" if on else "disabled"}}
+        if on and effort is not None and compat.supports_reasoning_effort:
+            fields["reasoning_effort"] = effort
+        return fields
+    if style == "openrouter":
+        return {"reasoning": _gateway_reasoning(options, compat, wanted, effort)}
+    if effort is not None and compat.supports_reasoning_effort:
+        return {"reasoning_effort": effort}
+    return {}
+
+
+def _gateway_reasoning(
+    options: StreamOptions, compat: CompletionsCompat, wanted: _Thinking, effort: str | None
+) -> dict[str, Any]:
+    """OpenRouter's ``reasoning`` object: an effort, or a token budget where only budgets work."""
+    level = wanted.level
+    budget = _caller_budget(options, level)
+    if compat.reasoning_budget_only and level is not None:
+        if not wanted.on:
+            return {"enabled": False}
+        budget = budget or thinking_budget_for(level, options.thinking_budgets)
+    if budget and wanted.on:
+        return {"max_tokens": budget}
+    return {"effort": effort}
 
 
 # --------------------------------------------------------------------------- messages
@@ -300,14 +314,26 @@ def _reasoning_details(thinking: list[ThinkingContent], calls: list[ToolCall]) -
 
 
 def _replay_reasoning(
-    out: dict[str, Any], model: Model, thinking: list[ThinkingContent], calls: list[ToolCall]
+    out: dict[str, Any],
+    model: Model,
+    compat: CompletionsCompat,
+    thinking: list[ThinkingContent],
+    calls: list[ToolCall],
 ) -> None:
-    """Writes earlier reasoning of this model into the assistant message, where it is wanted back."""
+    """Writes earlier reasoning of this model into the assistant message, where it is wanted back.
+
+    The handoff already dropped (or turned into text) the reasoning of other models,
+    so every thinking block here is this model's own.
+    """
     details = _reasoning_details(thinking, calls)
     if details:
         out["reasoning_details"] = details
         return
     text = "\n".join(block.thinking for block in thinking if block.thinking)
+    if compat.thinking_format == "deepseek":
+        if text or calls:
+            out["reasoning_content"] = text  # DeepSeek rejects a tool-call turn of thinking mode without it
+        return
     if not text:
         return
     interleaved = model.interleaved
@@ -338,7 +364,7 @@ def _assistant_message(message: AssistantMessage, model: Model, compat: Completi
         if reasoning:
             text = f"{reasoning}\n\n{text}" if text else reasoning
     elif thinking or calls:
-        _replay_reasoning(out, model, thinking, calls)
+        _replay_reasoning(out, model, compat, thinking, calls)
     if text:
         out["content"] = text
     elif compat.requires_assistant_after_tool_result:
@@ -482,15 +508,6 @@ def _on(host: str, domain: str) -> bool:
     return host == domain or host.endswith("." + domain)
 
 
-def supports_xhigh(model: Model) -> bool:
-    """Whether the model takes the ``xhigh`` effort (from models.dev's effort values when known)."""
-    for option in model.reasoning_options:
-        if option.get("type") == "effort":
-            values = option.get("values") or ()
-            return "xhigh" in values
-    return any(marker in model.id for marker in _XHIGH_MODEL_MARKERS)
-
-
 def _any_image(context: Context) -> bool:
     for message in context.messages:
         if isinstance(message, (UserMessage, ToolResultMessage)) and not isinstance(message.content, str):
@@ -512,55 +529,48 @@ def _provider_label(model: Model) -> str:
 class OpenAICompletionsProvider(HttpProvider):
     """Chat Completions over HTTP + SSE, for OpenAI and the compatible servers."""
 
-    api: ClassVar[str] = "openai-completions"
-    label: ClassVar[str] = "OpenAI Chat Completions"
-    own_option_names: ClassVar[frozenset[str]] = frozenset(
-        {
-            "tool_choice",
-            "reasoning_effort",
-            "response_format",
-            "user",
-            "parallel_tool_calls",
-            "stop",
-            "seed",
-            "top_p",
-            "frequency_penalty",
-            "presence_penalty",
-            "service_tier",
-            "prompt_cache_key",
-            "compat",
-            "extra_body",
-        }
-    )
-
-    # -- stream_simple ------------------------------------------------------------------
+    api: ClassVar[str] = OPENAI_COMPLETIONS.name
+    label: ClassVar[str] = OPENAI_COMPLETIONS.label
+    # -- checks at the call -------------------------------------------------------------
 
     def map_simple_options(self, model: Model, options: StreamOptions) -> StreamOptions:
-        """``reasoning`` -> ``reasoning_effort`` (``xhigh`` kept only where the model takes it).
+        """Checks the ``reasoning`` level against the model at the call; the request maps it per thinking format.
 
-        An explicit ``reasoning_effort`` wins. No level means no effort: nothing is sent
-        for the ``openai`` format, and the switch formats (z.ai, Qwen) turn thinking off.
-        Non-reasoning models ignore the level.
+        An explicit ``reasoning_effort`` wins and is sent as given. A level the model
+        cannot honour (``off`` on a model that always reasons) raises ``ValueError``;
+        models without reasoning ignore the level.
         """
-        level = options.reasoning
-        if level is None or not model.reasoning or options.provider_options.get("reasoning_effort") is not None:
-            return options
-        effort = "high" if level == "xhigh" and not supports_xhigh(model) else level
-        return dataclasses.replace(options, provider_options={**options.provider_options, "reasoning_effort": effort})
+        if options.reasoning is not None and model.reasoning and "reasoning_effort" not in options.provider_options:
+            clamp_thinking_level(model, options.reasoning)
+        return options
+
+    def check_request(self, model: Model, context: Context, options: StreamOptions) -> None:
+        """Refuses what OpenAI would reject for the combination of options given.
+
+        ``metadata`` goes to OpenAI's own API only with a stored completion (it rejects
+        it with ``store: false``, which alchemy sends unless ``extra_body`` sets
+        ``store: true``); ``logprobs=False`` contradicts ``top_logprobs``.
+        """
+        if options.metadata and _is_openai(model) and _keeps_store_false(options):
+            raise ValueError(
+                f"option metadata cannot be sent to OpenAI's Chat Completions (model {model.key}) without storing "
+                "the completion: OpenAI takes metadata only with store: true, and alchemy sends store: false; "
+                "pass extra_body={'store': True} to store it, or leave metadata out"
+            )
+        if options.logprobs is False and options.top_logprobs is not None:
+            raise ValueError("option top_logprobs needs logprobs: drop logprobs=False (top_logprobs implies it)")
 
     # -- the request --------------------------------------------------------------------
 
     def build_request(self, model: Model, context: Context, options: StreamOptions) -> HttpRequest:
-        own = _own_options(options, context)
-        shaped = self.shape(
-            model, context, options, tool_choice=own.tool_choice, response_format=own.response_format, user=own.user
-        )
-        compat = resolve_compat(model, overrides=own.compat)
+        own = options.provider_options
+        shaped = self.shape(model, context, options, response_format=own.get("response_format"))
+        compat = resolve_compat(model, overrides=own.get("compat"))
         base_url = self.base_url(model)
         shaped_context = shaped.context
         values = shaped.values
         host = _host(model.base_url)
-        openai = is_openai_host(model.base_url) or model.provider == "openai"
+        openai = _is_openai(model)
         retention = resolve_cache_retention(options)
 
         messages = convert_messages(model, shaped_context, compat)
@@ -579,30 +589,38 @@ class OpenAICompletionsProvider(HttpProvider):
             body[compat.max_tokens_field] = options.max_tokens
         if values.temperature is not None:
             body["temperature"] = values.temperature
-        for name in ("top_p", "frequency_penalty", "presence_penalty", "seed", "stop"):
-            value = getattr(own, name)
+        for name in _SAMPLING_FIELDS:
+            value = getattr(options, name)
             if value is not None:
                 body[name] = value
+        if options.logprobs or options.top_logprobs is not None:
+            body["logprobs"] = True
+            if options.top_logprobs is not None:
+                body["top_logprobs"] = options.top_logprobs
+        elif options.logprobs is False:
+            body["logprobs"] = False
 
         tools = shaped_context.tools
         if tools:
             body["tools"] = convert_tools(tools, compat)
             if values.tool_choice is not None:
-                body["tool_choice"] = values.tool_choice
-            if own.parallel_tool_calls is not None:
-                body["parallel_tool_calls"] = own.parallel_tool_calls
+                body["tool_choice"] = _wire_tool_choice(values.tool_choice)
+            if options.parallel_tool_calls is not None:
+                body["parallel_tool_calls"] = options.parallel_tool_calls
         elif _has_tool_history(shaped_context) and not openai:
             body["tools"] = []  # LiteLLM-style proxies to Anthropic need tools when the history has calls
 
-        self._add_reasoning(body, model, options, own, compat)
+        body.update(_reasoning_fields(model, options, compat))
 
         if values.response_format is not None:
             body["response_format"] = values.response_format
         if values.user is not None:
             body["user"] = values.user
-        if own.service_tier is not None:
-            body["service_tier"] = own.service_tier
-        cache_key = own.prompt_cache_key or (options.session_id if openai else None)
+        if options.metadata:
+            body["metadata"] = dict(options.metadata)
+        if "service_tier" in own:
+            body["service_tier"] = own["service_tier"]
+        cache_key = own.get("prompt_cache_key") or (options.session_id if openai else None)
         if cache_key:
             body["prompt_cache_key"] = cache_key
         if openai and retention == "long":
@@ -611,8 +629,7 @@ class OpenAICompletionsProvider(HttpProvider):
             body["provider"] = dict(compat.open_router_routing)
         if compat.vercel_gateway_routing and _on(host, "ai-gateway.vercel.sh"):
             body["providerOptions"] = {"gateway": dict(compat.vercel_gateway_routing)}
-        if own.extra_body:
-            body.update(own.extra_body)
+        self.with_extra_body(body, options)
 
         key = self.api_key(model, options, required=not _is_loopback(base_url))
         defaults: dict[str, str] = {"Content-Type": "application/json", "Accept": "text/event-stream"}
@@ -627,48 +644,13 @@ class OpenAICompletionsProvider(HttpProvider):
         headers = self.headers(model, options, defaults)
         return HttpRequest("POST", f"{base_url}/chat/completions", headers, body, secrets=(key,) if key else ())
 
-    @staticmethod
-    def _add_reasoning(
-        body: dict[str, Any], model: Model, options: StreamOptions, own: _Own, compat: CompletionsCompat
-    ) -> None:
-        if not model.reasoning:
-            return
-        effort = own.reasoning_effort
-        enabled = effort is not None and effort != "none"
-        mapped = compat.reasoning_effort_map.get(effort, effort) if effort is not None else None
-        budget = None
-        if enabled and options.reasoning is not None and options.thinking_budgets:
-            budget = options.thinking_budgets.get(options.reasoning)
-        style = compat.thinking_format
-        if style == "zai":
-            body["thinking"] = {"type": "enabled" if enabled else "disabled"}
-        elif style == "qwen":
-            body["enable_thinking"] = enabled
-            if budget:
-                body["thinking_budget"] = budget
-        elif style == "qwen-chat-template":
-            body["chat_template_kwargs"] = {"enable_thinking": enabled}
-        elif style == "openrouter":
-            if effort is None:
-                return
-            if not enabled:
-                body["reasoning"] = {"enabled": False}
-            elif budget:
-                body["reasoning"] = {"max_tokens": budget}
-            elif compat.supports_reasoning_effort:
-                body["reasoning"] = {"effort": mapped}
-            else:
-                body["reasoning"] = {"enabled": True}
-        elif mapped is not None and compat.supports_reasoning_effort:
-            body["reasoning_effort"] = mapped
-
     # -- the response -------------------------------------------------------------------
 
     def create_parser(self, model: Model, options: StreamOptions, emitter: EventEmitter) -> CompletionsStreamParser:
         host = _host(model.base_url)
         excludes_reasoning = model.provider == "xai" or _on(host, "x.ai")
         return CompletionsStreamParser(
-            model, emitter, label=_provider_label(model), completion_excludes_reasoning=excludes_reasoning
+            emitter, label=_provider_label(model), completion_excludes_reasoning=excludes_reasoning
         )
 
 

@@ -21,7 +21,9 @@ each chunk onto the emitter:
   ``thought_signature``, the rest is kept as a JSON array in the signature of the
   thinking block it came with, so the next request can send it back;
 * ``usage`` on the chunk, else on the choice (Moonshot), else ``x_groq.usage``
-  (Groq) -> :func:`completions_usage`, priced at once;
+  (Groq) -> :func:`completions_usage`, reported to the emitter (which prices it);
+* ``choices[0].logprobs.content[]`` (when ``logprobs`` was asked for) -> token
+  log-probabilities with their ``top_logprobs``, appended to ``message.logprobs``;
 * ``finish_reason`` -> the stop reason (``content_filter`` and ``error`` end the
   stream with an error event once the rest of the body was read, keeping the usage);
 * an ``error`` object inside the 200 stream -> :class:`ProviderStreamError`,
@@ -40,12 +42,11 @@ import orjson
 
 from .._speedups import JsonDeltaMerger
 from ..errors import ProviderStreamError, StreamInterruptedError
-from ..types import StopReason, ThinkingContent, ToolCall, Usage
-from .base import HttpProvider, SSEParser
+from ..types import StopReason, ThinkingContent, TokenLogprob, ToolCall, Usage
+from .base import SSEParser
 
 if TYPE_CHECKING:
     from ..emitter import EventEmitter
-    from ..types import Model
 
 __all__ = [
     "REASONING_FIELDS",
@@ -228,7 +229,6 @@ class CompletionsStreamParser(SSEParser):
     """The Chat Completions chunk parser (see the module docstring for the mapping)."""
 
     __slots__ = (
-        "model",
         "label",
         "_excludes_reasoning",
         "_text_delta",
@@ -248,9 +248,8 @@ class CompletionsStreamParser(SSEParser):
         "_failure_retryable",
     )
 
-    def __init__(self, model: Model, emitter: EventEmitter, *, label: str, completion_excludes_reasoning: bool) -> None:
+    def __init__(self, emitter: EventEmitter, *, label: str, completion_excludes_reasoning: bool) -> None:
         super().__init__(emitter)
-        self.model = model
         self.label = label
         self._excludes_reasoning = completion_excludes_reasoning
         self._text_delta = emitter.text_delta
@@ -308,6 +307,9 @@ class CompletionsStreamParser(SSEParser):
                             self._content_parts(content)
                     if content is None or len(delta) > 1:
                         self._other_delta(delta)
+                logprobs = choice.get("logprobs")
+                if logprobs and type(logprobs) is dict:
+                    self._logprobs(logprobs.get("content"))
                 reason = choice.get("finish_reason")
                 if reason:
                     self._on_finish_reason(reason, choice)
@@ -390,11 +392,9 @@ class CompletionsStreamParser(SSEParser):
         if self._mode != _THINKING:
             emitter.thinking_start(field_name)
             self._mode = _THINKING
-            index = emitter.current_index
-            if index is not None:
-                block = emitter.message.content[index]
-                if isinstance(block, ThinkingContent):
-                    self._last_thinking = block
+            block = emitter.open_block
+            if isinstance(block, ThinkingContent):
+                self._last_thinking = block
         emitter.thinking_delta(text)
 
     def _tool_call(self, item: dict[str, Any]) -> None:
@@ -426,7 +426,7 @@ class CompletionsStreamParser(SSEParser):
         if call is None:
             emitter.tool_call_start(call_id or "", name or "")
             self._mode = _TOOL
-            block = emitter.message.content[emitter.current_index or 0]
+            block = emitter.open_block
             assert isinstance(block, ToolCall)
             call = _Call(index, call_id or "", block)
             self._calls.append(call)
@@ -461,6 +461,16 @@ class CompletionsStreamParser(SSEParser):
         if call_id is not None:
             return self._calls_by_id.get(call_id)
         return self._current_call
+
+    def _logprobs(self, items: object) -> None:
+        """``choice.logprobs.content[]``: each token's log-probability and its ``top_logprobs``."""
+        if not items or type(items) is not list:
+            return
+        self.emitter.add_logprobs(
+            TokenLogprob(item["token"], float(item["logprob"]), _top_logprobs(item.get("top_logprobs")))
+            for item in items
+            if type(item) is dict and _is_logprob(item)
+        )
 
     def _reasoning_detail(self, item: dict[str, Any]) -> None:
         owner = self._last_thinking
@@ -505,7 +515,7 @@ class CompletionsStreamParser(SSEParser):
         self._usage_raw = raw
         usage = completions_usage(raw, completion_excludes_reasoning=self._excludes_reasoning)
         usage.service_tier = self._service_tier
-        self.emitter.set_usage(HttpProvider.priced(self.model, usage))
+        self.emitter.set_usage(usage)
 
     # -- the end ---------------------------------------------------------------------------
 
@@ -520,7 +530,7 @@ class CompletionsStreamParser(SSEParser):
         self._settle_late_arguments()
         self._settle_reasoning_details()
         emitter = self.emitter
-        reason = emitter.message.stop_reason
+        reason = emitter.stop_reason
         if reason == "stop" and self._calls:
             reason = "toolUse"  # a server that says "stop" after calling tools (Gemini's compat endpoint)
         emitter.done(reason if reason in ("stop", "length", "toolUse") else "stop")
@@ -565,6 +575,18 @@ class CompletionsStreamParser(SSEParser):
         if orphans:
             # Reasoning that came with no readable text: an empty thinking block carries it.
             self.emitter.thinking_start(orjson.dumps(orphans).decode())
+
+
+def _is_logprob(item: Mapping[str, Any]) -> bool:
+    """A ``{"token": str, "logprob": number}`` object."""
+    logprob = item.get("logprob")
+    return type(item.get("token")) is str and type(logprob) in (int, float)
+
+
+def _top_logprobs(items: object) -> tuple[tuple[str, float], ...]:
+    if not items or type(items) is not list:
+        return ()
+    return tuple((item["token"], float(item["logprob"])) for item in items if type(item) is dict and _is_logprob(item))
 
 
 def _preview(data: bytes, limit: int = 200) -> str:

@@ -10,10 +10,12 @@ addressing and its own choices:
   reasoning models).
 * ``prompt_cache_key`` is the ``session_id`` (unless ``cache_retention="none"``);
   ``cache_retention="long"`` asks api.openai.com for ``prompt_cache_retention: "24h"``.
-* Options of its own: ``tool_choice``, ``reasoning_effort`` (``none`` ... ``xhigh``),
-  ``reasoning_summary`` (``auto``, ``concise``, ``detailed``) and ``service_tier``
-  (``auto``, ``default``, ``flex``, ``priority``, ``scale``; flex and priority
-  responses are priced x0.5 and x2).
+* ``user`` goes out as ``safety_identifier`` to OpenAI (its documented replacement of
+  the deprecated ``user`` field) and as ``user`` to other servers that speak Responses.
+* Options of its own (declared in :mod:`alchemy.options`): ``reasoning_effort``,
+  ``reasoning_summary`` and ``service_tier`` (flex and priority responses are priced
+  x0.5 and x2). ``stop``, ``seed``, the penalties and ``top_k`` do not exist here; the
+  call refuses them and points to Chat Completions.
 * ``OPENAI_ORG_ID`` and ``OPENAI_PROJECT_ID`` become the ``OpenAI-Organization`` and
   ``OpenAI-Project`` headers when set, as in OpenAI's own SDKs.
 """
@@ -23,13 +25,22 @@ from __future__ import annotations
 import os
 from typing import TYPE_CHECKING, ClassVar
 
-from ..transport import HttpRequest
-from ._responses_shared import ResponsesParser, build_body, map_reasoning_level, read_settings
+from ..request import HttpRequest
+from ..wire_apis import OPENAI_RESPONSES
+from ._responses_shared import (
+    ResponsesParser,
+    build_body,
+    check_request,
+    map_reasoning_level,
+    read_settings,
+    wants_logprobs,
+)
 from .base import HttpProvider
+from .openai_compat import is_openai_host
 
 if TYPE_CHECKING:
     from ..emitter import EventEmitter
-    from ..streaming import StreamOptions
+    from ..options import StreamOptions
     from ..types import Context, Model
 
 __all__ = ["OpenAIResponsesProvider", "provider"]
@@ -40,20 +51,30 @@ _ACCEPT_SSE = {"accept": "text/event-stream", "content-type": "application/json"
 class OpenAIResponsesProvider(HttpProvider):
     """The ``openai-responses`` wire API (OpenAI and the services that speak it)."""
 
-    api: ClassVar[str] = "openai-responses"
-    label: ClassVar[str] = "OpenAI"
-    own_option_names: ClassVar[frozenset[str]] = frozenset(
-        {"tool_choice", "reasoning_effort", "reasoning_summary", "service_tier"}
-    )
+    api: ClassVar[str] = OPENAI_RESPONSES.name
+    label: ClassVar[str] = OPENAI_RESPONSES.label
+
+    def check_request(self, model: Model, context: Context, options: StreamOptions) -> None:
+        check_request(model, options)
 
     def build_request(self, model: Model, context: Context, options: StreamOptions) -> HttpRequest:
         settings = read_settings(options)
-        shaped = self.shape(model, context, options, tool_choice=settings.tool_choice)
+        shaped = self.shape(model, context, options)
         key = self.api_key(model, options) or ""  # required: a missing key raises MissingApiKeyError
         base = self.base_url(model)
+        openai = model.provider == "openai" or is_openai_host(base)
         body = build_body(
-            model, shaped, options, settings, model_name=model.id, base_url=base, store=False, service_tier=True
+            model,
+            shaped,
+            options,
+            settings,
+            model_name=model.id,
+            base_url=base,
+            store=False,
+            service_tier=True,
+            user_field="safety_identifier" if openai else "user",
         )
+        self.with_extra_body(body, options)
         defaults = dict(_ACCEPT_SSE)
         defaults["authorization"] = f"Bearer {key}"
         organization = os.environ.get("OPENAI_ORG_ID")
@@ -68,7 +89,10 @@ class OpenAIResponsesProvider(HttpProvider):
     def create_parser(self, model: Model, options: StreamOptions, emitter: EventEmitter) -> ResponsesParser:
         tier = options.provider_options.get("service_tier")
         return ResponsesParser(
-            emitter, label=self.label, model=model, requested_tier=tier if isinstance(tier, str) else None
+            emitter,
+            label=self.label,
+            requested_tier=tier if isinstance(tier, str) else None,
+            logprobs=wants_logprobs(options),
         )
 
     def map_simple_options(self, model: Model, options: StreamOptions) -> StreamOptions:

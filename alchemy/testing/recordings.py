@@ -25,6 +25,7 @@ from typing import Any, Union
 import orjson
 
 from ..errors import RecordingNotFoundError
+from ..wire_apis import WIRE_APIS
 
 __all__ = [
     "BUNDLED_RECORDINGS_DIR",
@@ -79,17 +80,9 @@ payloads, a zero-argument callable returning payloads (generated anew for each
 request, so very long streams cost no memory), or ``None`` for the bundled
 recording of the route's wire API."""
 
-DEFAULT_RECORDING_FOR_API: dict[str, str] = {
-    "openai-completions": "openai-completions",
-    "mistral-conversations": "mistral-conversations",
-    "anthropic-messages": "anthropic-messages",
-    "openai-responses": "openai-responses",
-    "azure-openai-responses": "openai-responses",
-    "google-generative-ai": "google-generative-ai",
-    "google-vertex": "google-generative-ai",
-    "bedrock-converse-stream": "bedrock-converse-stream",
-}
-"""The bundled recording a route serves when a replay names none.
+DEFAULT_RECORDING_FOR_API: dict[str, str] = {api.name: api.wire_format for api in WIRE_APIS.values()}
+"""The bundled recording a route serves when a replay names none: the one of the API's
+wire format (Azure replays OpenAI's Responses recording, Vertex AI the Gemini one).
 
 Every bundled recording is the same short exchange ("What's the weather in Paris?")
 in one wire API's shapes: thinking, a sentence of text, then a ``get_weather`` tool

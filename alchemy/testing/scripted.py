@@ -63,7 +63,7 @@ if TYPE_CHECKING:
     from ..abort import AbortSignal
     from ..api_registry import ApiProvider
     from ..emitter import EventEmitter
-    from ..streaming import StreamOptions
+    from ..options import StreamOptions
 
 __all__ = [
     "SCRIPTED_API",
@@ -254,17 +254,16 @@ def apply_chunk(chunk: Chunk, emitter: EventEmitter) -> None:
         raise chunk.exception
 
 
-_USAGE_FIELDS = ("input", "output", "cache_read", "cache_write", "total_tokens", "reasoning")
+_USAGE_FIELDS = ("input", "output", "cache_read", "cache_write", "cache_write_1h", "total_tokens", "reasoning")
 
 
 def _open_is(emitter: EventEmitter, kind: str) -> bool:
-    index = emitter.current_index
-    return index is not None and emitter.message.content[index].type == kind
+    block = emitter.open_block
+    return block is not None and block.type == kind
 
 
 def _apply_tool_call(chunk: ToolCallChunk, emitter: EventEmitter) -> None:
-    index = emitter.current_index
-    block = emitter.message.content[index] if index is not None else None
+    block = emitter.open_block
     continues = isinstance(block, ToolCall) and block.id == chunk.id
     if isinstance(chunk.arguments, dict):
         if chunk.name is None:

@@ -19,6 +19,9 @@ bedrock-converse-stream    AWS event-stream message, ``:event-type`` =    (none)
 
 Payloads spanning several lines (pretty-printed JSON) are split over several
 ``data:`` lines, as the server-sent-events format requires.
+
+The APIs and which format each one shares come from :mod:`alchemy.wire_apis`; this
+module adds only how each format frames a recorded payload.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ from collections.abc import Callable
 
 import orjson
 
+from .. import wire_apis
 from .eventstream import EVENTSTREAM_CONTENT_TYPE, encode_event, encode_exception
 
 __all__ = [
@@ -39,6 +43,7 @@ __all__ = [
     "MISTRAL_CONVERSATIONS",
     "OPENAI_COMPLETIONS",
     "OPENAI_RESPONSES",
+    "FRAMINGS_BY_FORMAT",
     "WIRE_APIS",
     "BedrockEventStreamFraming",
     "Framing",
@@ -48,14 +53,14 @@ __all__ = [
     "framing_for",
 ]
 
-OPENAI_COMPLETIONS = "openai-completions"
-MISTRAL_CONVERSATIONS = "mistral-conversations"
-ANTHROPIC_MESSAGES = "anthropic-messages"
-OPENAI_RESPONSES = "openai-responses"
-AZURE_OPENAI_RESPONSES = "azure-openai-responses"
-GOOGLE_GENERATIVE_AI = "google-generative-ai"
-GOOGLE_VERTEX = "google-vertex"
-BEDROCK_CONVERSE_STREAM = "bedrock-converse-stream"
+OPENAI_COMPLETIONS = wire_apis.OPENAI_COMPLETIONS.name
+MISTRAL_CONVERSATIONS = wire_apis.MISTRAL_CONVERSATIONS.name
+ANTHROPIC_MESSAGES = wire_apis.ANTHROPIC_MESSAGES.name
+OPENAI_RESPONSES = wire_apis.OPENAI_RESPONSES.name
+AZURE_OPENAI_RESPONSES = wire_apis.AZURE_OPENAI_RESPONSES.name
+GOOGLE_GENERATIVE_AI = wire_apis.GOOGLE_GENERATIVE_AI.name
+GOOGLE_VERTEX = wire_apis.GOOGLE_VERTEX.name
+BEDROCK_CONVERSE_STREAM = wire_apis.BEDROCK_CONVERSE_STREAM.name
 
 SSE_CONTENT_TYPE = "text/event-stream; charset=utf-8"
 
@@ -162,24 +167,23 @@ _NAMED_EVENTS = NamedEventSSEFraming()
 _GEMINI = GeminiSSEFraming()
 _BEDROCK = BedrockEventStreamFraming()
 
-_FRAMINGS: dict[str, Framing] = {
+FRAMINGS_BY_FORMAT: dict[str, Framing] = {
     OPENAI_COMPLETIONS: _SSE_DATA,
     MISTRAL_CONVERSATIONS: _SSE_DATA,
     ANTHROPIC_MESSAGES: _NAMED_EVENTS,
     OPENAI_RESPONSES: _NAMED_EVENTS,
-    AZURE_OPENAI_RESPONSES: _NAMED_EVENTS,
     GOOGLE_GENERATIVE_AI: _GEMINI,
-    GOOGLE_VERTEX: _GEMINI,
     BEDROCK_CONVERSE_STREAM: _BEDROCK,
 }
+"""The framing of each wire format (an API's ``wire_format`` in :mod:`alchemy.wire_apis`)."""
 
-WIRE_APIS: tuple[str, ...] = tuple(_FRAMINGS)
-"""Every wire API the replay server can speak."""
+WIRE_APIS: tuple[str, ...] = tuple(wire_apis.WIRE_APIS)
+"""Every wire API the replay server can speak: all of :data:`alchemy.wire_apis.WIRE_APIS`."""
 
 
 def framing_for(api: str) -> Framing:
     """The framing of a wire API; raises ``ValueError`` naming the known APIs."""
-    try:
-        return _FRAMINGS[api]
-    except KeyError:
-        raise ValueError(f"unknown wire API {api!r}; the replay server speaks {', '.join(WIRE_APIS)}") from None
+    known = wire_apis.WIRE_APIS.get(api)
+    if known is None:
+        raise ValueError(f"unknown wire API {api!r}; the replay server speaks {', '.join(WIRE_APIS)}")
+    return FRAMINGS_BY_FORMAT[known.wire_format]
