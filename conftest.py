@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 
 from alchemy._speedups import PURE_PYTHON_REQUESTED
+from policy_support import own_redis_server, redis_server  # noqa: F401 - fixtures: a real redis-server
 
 ROOT = Path(__file__).resolve().parent
 SHARED = ROOT.parent / "shared"
@@ -110,3 +111,22 @@ def event_stream_decoder_cls(eventstream_module: ModuleType) -> Any:
 @pytest.fixture(scope="session")
 def event_stream_message_cls(eventstream_module: ModuleType) -> Any:
     return eventstream_module.EventStreamMessage
+
+
+SHARED_DIR = Path(__file__).resolve().parent.parent / "shared"
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Tests parametrized over the recorded streams of ``../shared`` say why they skip when it is absent.
+
+    Without the folder their parameter lists are empty, and pytest's own reason ("got empty
+    parameter set") does not say what is missing.
+    """
+    if SHARED_DIR.is_dir():
+        return
+    reason = f"needs the shared recorded provider streams (../shared/fixtures), not found at {SHARED_DIR}"
+    for item in items:
+        for mark in item.iter_markers("skip"):
+            if str(mark.kwargs.get("reason", "")).startswith("got empty parameter set"):
+                item.add_marker(pytest.mark.skip(reason=reason), append=False)
+                break

@@ -11,11 +11,31 @@ from typing import TYPE_CHECKING, Any
 
 from ._speedups import IMPLEMENTATION
 from .errors import (
+    ERROR_KINDS,
+    AbortedError,
     AlchemyError,
+    AuthenticationError,
+    BudgetExceededError,
+    CircuitOpenError,
+    ContentFilterError,
+    ContextOverflowError,
+    ErrorInfo,
+    ErrorKind,
     EventStreamError,
+    InvalidOutputError,
+    InvalidRequestError,
+    MalformedResponseError,
     MissingApiKeyError,
     MissingConfigurationError,
     ModelNotFoundError,
+    NotFoundError,
+    OverloadedError,
+    PermissionDeniedError,
+    ProviderConnectionError,
+    ProviderError,
+    ProviderTimeoutError,
+    RateLimitError,
+    ServerError,
     SSEError,
     StreamProtocolError,
     ToolValidationError,
@@ -24,7 +44,9 @@ from .errors import (
 )
 from .types import (
     AssistantMessage,
+    BuiltinTool,
     Context,
+    CustomTool,
     Cost,
     ImageContent,
     Message,
@@ -63,7 +85,17 @@ if TYPE_CHECKING:
     from .capabilities import ShapingNote as ShapingNote
     from .sanitize import sanitize_surrogates as sanitize_surrogates
     from .validation import validate_tool_call as validate_tool_call
+    from .function_tools import tool as tool
+    from .function_tools import FunctionTool as FunctionTool
+    from .tool_loop import run_tools as run_tools
+    from .tool_loop import arun_tools as arun_tools
+    from .tool_loop import ToolRun as ToolRun
+    from .tool_loop import AsyncToolRun as AsyncToolRun
+    from .tool_loop import ToolRunResult as ToolRunResult
+    from .events import ToolResult as ToolResult
     from .overflow import is_context_overflow as is_context_overflow
+    from .overflow import classify_error as classify_error
+    from .rate_limits import RateLimit as RateLimit
     from .model_facts import THINKING_LEVELS as THINKING_LEVELS
     from .model_facts import supported_thinking_levels as supported_thinking_levels
     from .model_facts import clamp_thinking_level as clamp_thinking_level
@@ -77,6 +109,9 @@ if TYPE_CHECKING:
     from .streaming import acomplete_simple as acomplete_simple
     from .streaming import AssistantMessageEventStream as AssistantMessageEventStream
     from .streaming import AsyncAssistantMessageEventStream as AsyncAssistantMessageEventStream
+    from .client import Client as Client
+    from .client import HealthReport as HealthReport
+    from .types import Attempt as Attempt
     from .options import StreamOptions as StreamOptions
     from .events import AssistantMessageEvent as AssistantMessageEvent
     from .events import Start as Start
@@ -133,7 +168,19 @@ _LAZY: dict[str, str] = {
     "ShapingNote": "alchemy.capabilities",
     "sanitize_surrogates": "alchemy.sanitize",
     "validate_tool_call": "alchemy.validation",
+    # tools from Python functions and the tool-running loop
+    "tool": "alchemy.function_tools",
+    "FunctionTool": "alchemy.function_tools",
+    "run_tools": "alchemy.tool_loop",
+    "arun_tools": "alchemy.tool_loop",
+    "ToolRun": "alchemy.tool_loop",
+    "AsyncToolRun": "alchemy.tool_loop",
+    "ToolRunResult": "alchemy.tool_loop",
+    "ToolResult": "alchemy.events",
     "is_context_overflow": "alchemy.overflow",
+    # why a stream failed, and the rate limits a provider reported
+    "classify_error": "alchemy.overflow",
+    "RateLimit": "alchemy.rate_limits",
     # reasoning levels per model (model facts written once)
     "THINKING_LEVELS": "alchemy.model_facts",
     "supported_thinking_levels": "alchemy.model_facts",
@@ -149,6 +196,10 @@ _LAZY: dict[str, str] = {
     "acomplete_simple": "alchemy.streaming",
     "AssistantMessageEventStream": "alchemy.streaming",
     "AsyncAssistantMessageEventStream": "alchemy.streaming",
+    # the Client: held defaults, fallback chains, health checks
+    "Client": "alchemy.client",
+    "HealthReport": "alchemy.client",
+    "Attempt": "alchemy.types",
     "StreamOptions": "alchemy.options",
     "AssistantMessageEvent": "alchemy.events",
     "Start": "alchemy.events",
@@ -195,9 +246,31 @@ __all__ = [
     "UnknownApiError",
     "UnsupportedCapabilityError",
     "AlchemyError",
+    "ERROR_KINDS",
+    "AbortedError",
+    "AuthenticationError",
+    "BudgetExceededError",
+    "CircuitOpenError",
+    "ContentFilterError",
+    "ContextOverflowError",
+    "ErrorInfo",
+    "ErrorKind",
+    "InvalidOutputError",
+    "InvalidRequestError",
+    "MalformedResponseError",
+    "NotFoundError",
+    "OverloadedError",
+    "PermissionDeniedError",
+    "ProviderConnectionError",
+    "ProviderError",
+    "ProviderTimeoutError",
+    "RateLimitError",
+    "ServerError",
     "AssistantMessage",
+    "BuiltinTool",
     "Context",
     "Cost",
+    "CustomTool",
     "ImageContent",
     "Message",
     "Model",

@@ -27,17 +27,18 @@ imports its module. :func:`register_api` replaces any provider, built-in or not.
 
 from __future__ import annotations
 
-import asyncio
 import importlib
 import threading
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from .emitter import ABORTED_MESSAGE, EventEmitter, describe_exception
-from .errors import UnknownApiError
+from .errors import ErrorInfo, UnknownApiError
 from .wire_apis import WIRE_APIS
 
 if TYPE_CHECKING:
+    import asyncio  # imported where a TaskSource runs, so the sync path never loads it
+
     from .abort import AbortSignal
     from .options import StreamOptions
     from .types import Context, Model
@@ -139,6 +140,8 @@ class TaskSource:
 
     async def pump(self) -> bool:
         if self._task is None:
+            import asyncio
+
             self._loop = asyncio.get_running_loop()
             self._task = self._loop.create_task(self._run())
             if self._signal is not None:
@@ -147,6 +150,8 @@ class TaskSource:
         return True
 
     async def _run(self) -> None:
+        import asyncio
+
         emitter = self._emitter
         try:
             await self._produce(emitter)
@@ -154,7 +159,7 @@ class TaskSource:
             emitter.abort(ABORTED_MESSAGE)
             raise
         except Exception as exc:
-            emitter.error(describe_exception(exc, self._secret))
+            emitter.error(describe_exception(exc, self._secret), info=ErrorInfo.from_exception(exc))
         else:
             emitter.done()
 
@@ -171,6 +176,8 @@ class TaskSource:
         if task is None or task.done():
             return
         task.cancel()
+        import asyncio
+
         # asyncio.wait never raises the task's own CancelledError, only the caller's.
         await asyncio.wait({task})
         if not task.cancelled():
@@ -195,8 +202,8 @@ def register_api(api: str, provider: ApiProvider) -> None:
     missing = [name for name in _REQUIRED_MEMBERS if not hasattr(provider, name)]
     if missing:
         raise TypeError(
-            f"{type(provider).__name__} is not an ApiProvider: it lacks {', '.join(missing)} "
-            "(see alchemy.api_registry.ApiProvider)"
+            f"register_api() provider: {type(provider).__name__} is not an ApiProvider: it lacks "
+            f"{', '.join(missing)} (see alchemy.api_registry.ApiProvider)"
         )
     if provider.api != api:
         raise ValueError(f"cannot register a provider for api {provider.api!r} under api {api!r}")
@@ -207,6 +214,8 @@ def register_api(api: str, provider: ApiProvider) -> None:
 
 def unregister_api(api: str) -> ApiProvider | None:
     """Removes the provider of ``api`` (built-ins included); returns it, or ``None``."""
+    if not isinstance(api, str):
+        raise TypeError(f"unregister_api() api must be a str, got {type(api).__name__}")
     with _lock:
         if api in _BUILTIN_PROVIDERS:
             _removed_builtins.add(api)
@@ -218,6 +227,8 @@ def get_api(api: str) -> ApiProvider:
     provider = _providers.get(api)
     if provider is not None:
         return provider
+    if not isinstance(api, str):
+        raise TypeError(f"get_api() api must be a str, got {type(api).__name__}")
     with _lock:
         provider = _providers.get(api)
         if provider is None:

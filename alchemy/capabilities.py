@@ -47,11 +47,12 @@ from typing import Any, Callable, Union
 
 import orjson
 
+from ._args import need_instance
 from .errors import UnsupportedCapabilityError
 from .options import ToolChoice
 from .sanitize import sanitize_context
 from .tool_ids import ToolCallIdNormalizer
-from .transform import ForeignThinking, transform_messages
+from .transform import FOREIGN_THINKING_POLICIES, ForeignThinking, transform_messages
 from .types import (
     AssistantMessage,
     Context,
@@ -603,6 +604,11 @@ def shape_request(
     :func:`alchemy.transform.transform_messages`; ``foreign_thinking`` and
     ``normalize_tool_call_id`` are passed to it.
     """
+    need_instance("shape_request()", "context", context, Context)
+    need_instance("shape_request()", "model", model, Model)
+    need_instance("shape_request()", "values", values, RequestValues, optional=True)
+    if foreign_thinking not in FOREIGN_THINKING_POLICIES:
+        raise ValueError(f"shape_request() foreign_thinking must be 'drop' or 'text', got {foreign_thinking!r}")
     request = ShapedRequest(context, values if values is not None else RequestValues())
     for refusal in REFUSALS:
         request = refusal(request, model)

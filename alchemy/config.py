@@ -41,6 +41,7 @@ __all__ = [
     "CACHE_DIR",
     "CACHE_RETENTION",
     "CONNECT_TIMEOUT",
+    "LEDGER",
     "LOG",
     "LOG_LEVELS",
     "MAX_CONNECTIONS",
@@ -199,7 +200,8 @@ MAX_CONNECTIONS: Final = Setting[int](
     "int",
     100,
     "a positive whole number",
-    "Connections one pooled HTTP client may open at once (taken when the client is made).",
+    "Connections one pooled HTTP client may open at once (taken when the client is made); "
+    "requests beyond it wait in order, up to the overall timeout.",
     _positive_int,
 )
 MAX_KEEPALIVE_CONNECTIONS: Final = Setting[int](
@@ -267,6 +269,16 @@ TIKTOKEN_MIRROR: Final = Setting[str | None](
     read_at="first use",
     secret=True,
 )
+LEDGER: Final = Setting[Path | None](
+    "ALCHEMY_LEDGER",
+    "Path | None",
+    None,
+    "a file path (`~` is expanded)",
+    "Records every Client call's usage (metadata only) in this SQLite file, for a Client made "
+    "without ledger= (taken when the Client is made); `alchemy usage` reads it.",
+    _path,
+    default_text="unset (no ledger)",
+)
 BEDROCK_SKIP_AUTH: Final = Setting[bool](
     "AWS_BEDROCK_SKIP_AUTH",
     "bool",
@@ -294,6 +306,7 @@ SETTINGS: Final[tuple[Setting[object], ...]] = (
     LOG,
     CACHE_RETENTION,
     CACHE_DIR,
+    LEDGER,
     TIKTOKEN_DOWNLOAD,
     TIKTOKEN_MIRROR,
     BEDROCK_SKIP_AUTH,

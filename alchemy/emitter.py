@@ -14,7 +14,9 @@ stream's :class:`EventBuffer`. It enforces the protocol, so no provider can brea
 * exactly one terminal :class:`~alchemy.events.Done` or
   :class:`~alchemy.events.Error`; every call after it is ignored;
 * on error every block and the usage received so far stay in the message (an open
-  block gets no ``*End``; a tool call keeps its best-effort arguments).
+  block gets no ``*End``; a tool call keeps its best-effort arguments), and
+  ``message.error`` says why (:class:`~alchemy.errors.ErrorInfo`: kind, status,
+  retryable, ...).
 
 Calls that make no sense (a tool-call delta with no tool call open, a ``done``
 with an error reason) raise :class:`~alchemy.errors.StreamProtocolError` or
@@ -24,7 +26,18 @@ with an error reason) raise :class:`~alchemy.errors.StreamProtocolError` or
 Tool-call arguments stream through one ``JsonDeltaMerger`` per call:
 ``message.content[i].arguments`` reads its best-effort value lazily, so a consumer
 that does not look pays nothing; ``tool_call_end()`` fixes the parsed value.
-Providers that receive whole arguments (Gemini) pass a dict instead.
+Providers that receive whole arguments (Gemini) pass a dict instead. Arguments that
+nest deeper than :data:`~alchemy.json.MAX_JSON_DEPTH`, streamed or whole, end the
+stream with an ``invalid_output`` error (:func:`too_deep_arguments`); the call keeps
+its arguments up to the limit.
+
+Structured output (an emitter made with ``output=``, :mod:`alchemy.structured`): in
+native mode every text delta also feeds one merger, which ``message.parsed`` reads
+lazily; in tool mode the output tool's call is shown as a text block (``text_*``
+events carrying the JSON) and its merger is the one ``parsed`` reads. ``done()``
+validates the object, or ends the stream with an ``invalid_output`` error (a refusal:
+``content_filter``) that keeps the raw text. Refusals arrive through
+:meth:`EventEmitter.refusal_delta` / :meth:`EventEmitter.set_refusal`.
 
 Pricing: parsers report token counts only, through :meth:`EventEmitter.set_usage`;
 an emitter made with the ``model`` fills ``usage.cost`` from the model's prices at
@@ -33,6 +46,19 @@ each report (:func:`~alchemy.models.calculate_cost`), so the usage every event's
 Parsers report usage a few times per response (Gemini's parser spaces its reports),
 never per chunk, so pricing at the report costs nothing on the per-chunk path.
 Without a model (a parser driven alone in a test) the cost is left as reported.
+
+Usage the provider never sent: an emitter that knows the request (``context``, with
+the ``model``) fills it in when the response began but ends without it -- a stream
+cut before the provider's final usage, an abort, or a provider that reports none --
+with counts from :func:`~alchemy.tokens.estimate_usage` (the prompt, and the content
+received), marked ``usage.estimated`` and priced; never a silent 0. On ``error`` a
+count the provider did report is kept unless the content received shows more than
+twice as many tokens (an output count sent at the start and never updated, as in
+Anthropic's ``message_start``; a running count is kept, tokenizers differ); on
+``done`` reported usage is final.
+
+Secrets: the emitter's :class:`~alchemy.request.Secrets` (the stream's redactor) hides
+every key in play from the ``error_message`` of :meth:`EventEmitter.error`.
 
 Parsers read the state they need through small accessors (:attr:`~EventEmitter.open_block`,
 :attr:`~EventEmitter.has_tool_calls`, :attr:`~EventEmitter.stop_reason`,
@@ -45,14 +71,18 @@ most the ``Start`` event. The emitter is not thread-safe: one producer at a time
 
 from __future__ import annotations
 
+import dataclasses
+import logging
 from collections.abc import Callable, Iterable
 from functools import partial
 from typing import TYPE_CHECKING, Any, Final
 
 import orjson
 
-from ._speedups import EventBuffer, JsonDeltaMerger
-from .errors import AlchemyError, StreamProtocolError
+from ._speedups import MAX_JSON_DEPTH, EventBuffer, JsonDeltaMerger
+from ._speedups._limits import exceeds_json_depth
+from .errors import ERROR_KINDS, AlchemyError, ErrorInfo, InvalidOutputError, StreamProtocolError
+from .request import Secrets
 from .events import (
     AssistantMessageEvent,
     ErrorReason,
@@ -72,9 +102,10 @@ from .events import (
 from .types import AssistantMessage, Model, StopReason, TextContent, ThinkingContent, ToolCall, Usage
 
 if TYPE_CHECKING:
-    from .types import AssistantContent, Cost, TokenLogprob
+    from .structured import OutputPlan, OutputState
+    from .types import AssistantContent, Context, Cost, TokenLogprob
 
-__all__ = ["ABORTED_MESSAGE", "DONE_REASONS", "EventEmitter", "describe_exception", "new_partial"]
+__all__ = ["ABORTED_MESSAGE", "DONE_REASONS", "EventEmitter", "describe_exception", "new_partial", "too_deep_arguments"]
 
 DONE_REASONS: Final = frozenset({"stop", "length", "toolUse"})
 """The stop reasons a successful response may end with."""
@@ -98,6 +129,8 @@ _KIND_NAMES: Final = {
 MergerFactory = Callable[[], Any]
 """Makes the merger of one tool call (``JsonDeltaMerger`` unless a test swaps it)."""
 
+_logger = logging.getLogger("alchemy")
+
 
 def new_partial(model: Model) -> AssistantMessage:
     """The empty in-progress message of a response from ``model``."""
@@ -109,7 +142,11 @@ class EventEmitter:
 
     __slots__ = (
         "message",
+        "secrets",
         "_price",
+        "_model",
+        "_context",
+        "_began",
         "_buffer",
         "_push",
         "_merger_factory",
@@ -120,6 +157,9 @@ class EventEmitter:
         "_index",
         "_block",
         "_merger",
+        "_output",
+        "_shadow",
+        "before_early_end",
     )
 
     def __init__(
@@ -129,16 +169,24 @@ class EventEmitter:
         *,
         model: Model | None = None,
         merger_factory: MergerFactory | None = None,
+        context: Context | None = None,
+        secrets: Secrets | None = None,
+        output: OutputPlan | None = None,
     ) -> None:
         self.message = message
         """The in-progress message every event carries as ``partial``."""
+        self.secrets = Secrets() if secrets is None else secrets
+        """The stream's redactor: what :meth:`error` hides (runners add the keys they use)."""
         self._price: Callable[[Usage], Cost] | None = None
+        self._model = model
+        self._context = context if model is not None else None
+        self._began = False
         if model is not None:
             if not isinstance(model, Model):
                 raise TypeError(f"EventEmitter() expects an alchemy.Model as model, got {type(model).__name__}")
-            from .models import calculate_cost  # not at import: ``import alchemy`` loads no registry code
+            from .models._cost import price_usage  # not at import: ``import alchemy`` loads no registry code
 
-            self._price = partial(calculate_cost, model)
+            self._price = partial(price_usage, model)
         self._buffer: EventBuffer[AssistantMessageEvent] = EventBuffer() if buffer is None else buffer
         self._push = self._buffer.push
         self._merger_factory = JsonDeltaMerger if merger_factory is None else merger_factory
@@ -149,6 +197,15 @@ class EventEmitter:
         self._index = -1
         self._block: Any = None
         self._merger: Any = None
+        self._shadow: TextContent | None = None
+        self._output: OutputState | None = None
+        self.before_early_end: Callable[[], None] | None = None
+        """Called once by :meth:`error` before the stream ends early, to emit what a parser
+        still holds (runners set it to the parser's ``flush_pending``); cleared by :meth:`restart`."""
+        if output is not None:
+            from .structured import OutputState
+
+            self._output = OutputState(output, message, self._merger_factory)
 
     # -- state ----------------------------------------------------------------
 
@@ -200,6 +257,7 @@ class EventEmitter:
 
     def start(self) -> None:
         """Sends ``Start`` (once; later calls do nothing)."""
+        self._began = True
         if self._started or self._finished:
             return
         self._started = True
@@ -233,6 +291,9 @@ class EventEmitter:
             text += delta  # a non-str delta raises here, and the finally puts the text back
         finally:
             block.text = text
+        output = self._output
+        if output is not None and output.native:
+            output.merger.feed(delta)
         self._push(TextDelta(self._index, delta, self.message))
 
     def text_end(self) -> None:
@@ -299,6 +360,14 @@ class EventEmitter:
         block.stream_arguments_from(merger)
         self._open(_TOOL_CALL, block)
         self._merger = merger
+        output = self._output
+        if output is not None and output.is_output_tool(name):
+            # Structured output through a forced tool: the call is shown as the answer's text.
+            shadow = self._shadow = TextContent("")
+            self.message.content[self._index] = shadow
+            output.follow(merger)
+            self._push(TextStart(self._index, self.message))
+            return
         self._push(ToolCallStart(self._index, self.message))
 
     def tool_call_delta(self, fragment: str) -> None:
@@ -311,7 +380,18 @@ class EventEmitter:
             raise StreamProtocolError(
                 f"tool_call_delta() with {_KIND_NAMES[self._kind]} open; call tool_call_start(id, name) first"
             )
-        self._merger.feed(fragment)
+        merger = self._merger
+        merger.feed(fragment)
+        if merger.too_deep:
+            raise too_deep_arguments(self.message.model, self._block.name)
+        shadow = self._shadow
+        if shadow is not None:
+            text = shadow.text
+            shadow.text = ""
+            text += fragment
+            shadow.text = text
+            self._push(TextDelta(self._index, fragment, self.message))
+            return
         self._push(ToolCallDelta(self._index, fragment, self.message))
 
     def update_tool_call(
@@ -331,7 +411,10 @@ class EventEmitter:
     def tool_call_end(self, arguments: dict[str, Any] | None = None) -> None:
         """Closes the open tool call, fixing its arguments (``arguments`` replaces them)."""
         if arguments is not None and self._kind == _TOOL_CALL:
-            _check_arguments(arguments)
+            _check_arguments(arguments, self.message.model, self._block.name)
+            shadow = self._shadow
+            if shadow is not None and not shadow.text:
+                self.tool_call_delta(orjson.dumps(arguments).decode())  # the answer arrived whole
             self._block.arguments = arguments
         self._end(_TOOL_CALL)
 
@@ -344,13 +427,40 @@ class EventEmitter:
         """
         if self._finished:
             return
-        _check_arguments(arguments)
+        _check_arguments(arguments, self.message.model, name)
+        output = self._output
+        if output is not None and output.is_output_tool(name):
+            self.tool_call_start(id, name, thought_signature=thought_signature)
+            self.tool_call_delta(orjson.dumps(arguments).decode())
+            self.tool_call_end()
+            return
         self._open(_TOOL_CALL, ToolCall(id, name, arguments, thought_signature))
         index = self._index
         message = self.message
         self._push(ToolCallStart(index, message))
         self._push(ToolCallDelta(index, orjson.dumps(arguments).decode(), message))
         self._close()
+
+    # -- refusals ------------------------------------------------------------
+
+    def refusal_delta(self, delta: str) -> None:
+        """A piece of the model's refusal (OpenAI's ``refusal`` deltas), kept in ``message.refusal``.
+
+        Without structured output it is shown as text too, as before; with it, the text
+        stays the answer's JSON and the stream ends as a refusal (an ``error``).
+        """
+        if not delta or self._finished:
+            return
+        message = self.message
+        message.refusal = (message.refusal or "") + delta
+        if self._output is None:
+            self.text_delta(delta)
+
+    def set_refusal(self, text: str) -> None:
+        """Records why the model refused (Anthropic's ``stop_reason: "refusal"``) as ``message.refusal``."""
+        if self._finished:
+            return
+        self.message.refusal = text
 
     # -- response metadata ----------------------------------------------------
 
@@ -387,7 +497,10 @@ class EventEmitter:
         """Records the stop reason ``done()`` will report (``stop``, ``length`` or ``toolUse``)."""
         if self._finished:
             return
-        self.message.stop_reason = _done_reason(reason)
+        final = _done_reason(reason)
+        if self._output is not None:
+            final = self._output.stop_reason(final, self.has_tool_calls)
+        self.message.stop_reason = final
 
     # -- the end --------------------------------------------------------------
 
@@ -402,31 +515,53 @@ class EventEmitter:
         final = _done_reason(message.stop_reason if reason is None else reason)
         if not self._started:
             self.start()
+        self._settle_usage(final=True)
         if self._kind != _NONE:
             self._close()
+        output = self._output
+        if output is not None:
+            final = output.stop_reason(final, self.has_tool_calls)
+            failure = output.finish(final)
+            if failure is not None:  # no valid object: the stream ends as an error, the raw text kept
+                kind, text = failure
+                self.error(text, info=ErrorInfo(kind=kind))
+                return
         message.stop_reason = final
         self._finished = True
         self._push(Done(final, message))  # type: ignore[arg-type]
         self._buffer.end(message)
 
-    def error(self, message: str, *, aborted: bool = False) -> None:
+    def error(self, message: str, *, aborted: bool = False, info: ErrorInfo | None = None) -> None:
         """Ends the stream with ``Error``, keeping every block and the usage received.
 
         ``aborted`` gives the reason ``"aborted"`` (the consumer or a signal stopped
-        it) instead of ``"error"``. The open block gets no end event; a tool call
-        keeps its best-effort arguments.
+        it) instead of ``"error"``. ``info`` is what is known of the failure, set as
+        ``message.error`` (:meth:`~alchemy.errors.ErrorInfo.from_exception` makes it
+        from an exception); without it the kind is read from ``message`` by
+        :func:`~alchemy.overflow.classify_error`; an abort is always kind ``aborted``.
+        The open block gets no end event; a tool call keeps its best-effort arguments.
         """
         if self._finished:
             return
+        flush, self.before_early_end = self.before_early_end, None
+        if flush is not None:
+            self._flush_held(flush)
+            if self._finished:
+                return
         if self._kind == _TOOL_CALL:
             self._block.stream_arguments_from(None)
         self._kind = _NONE
         self._block = None
         self._merger = None
+        self._shadow = None
+        if self._output is not None:
+            self._output.abandon()
+        self._settle_usage(final=False, aborted=aborted)
         partial = self.message
         reason: ErrorReason = "aborted" if aborted else "error"
         partial.stop_reason = reason
-        partial.error_message = message or "Unknown error"
+        partial.error_message = self.secrets.redact(message) if message else "Unknown error"
+        partial.error = self._error_info(message, aborted, info)
         self._finished = True
         self._push(Error(reason, partial))
         self._buffer.end(partial)
@@ -434,6 +569,13 @@ class EventEmitter:
     def abort(self, message: str = ABORTED_MESSAGE) -> None:
         """Ends the stream with ``Error(reason="aborted")``."""
         self.error(message, aborted=True)
+
+    def _flush_held(self, flush: Callable[[], None]) -> None:
+        """Runs a parser's ``flush_pending``; a failure there must not keep the stream from ending."""
+        try:
+            flush()
+        except Exception as exc:
+            _logger.debug("alchemy: flushing held events before the end failed (%s)", type(exc).__name__)
 
     async def drain(self) -> None:
         """Waits while the buffer is full (for producers that run ahead as a task)."""
@@ -457,6 +599,7 @@ class EventEmitter:
         buffer = self._buffer
         start_delivered = self._started and buffer.handed_out > self._start_position
         buffer.clear()
+        self.before_early_end = None  # the discarded attempt's parser holds nothing of the next
         if self._kind == _TOOL_CALL:
             self._block.stream_arguments_from(None)
         self._kind = _NONE
@@ -464,15 +607,70 @@ class EventEmitter:
         self._block = None
         self._merger = None
         self._started = start_delivered
+        self._began = False
         message = self.message
         message.content.clear()
         message.usage = Usage()
         message.stop_reason = "stop"
         message.error_message = None
+        message.error = None
         message.response_id = None
         message.logprobs = None
+        self._shadow = None
+        if self._output is not None:
+            self._output.reset()
 
     # -- internals ------------------------------------------------------------
+
+    def _error_info(self, message: str, aborted: bool, info: ErrorInfo | None) -> ErrorInfo:
+        """``message.error``: ``info`` or the kind ``message`` reads as; the provider's words
+        redacted, and the request id of the response (``metrics``) when the error has none."""
+        if aborted:
+            info = info if info is not None and info.kind == "aborted" else ErrorInfo(kind="aborted")
+        elif info is None:
+            from .overflow import classify_error
+
+            kind = classify_error(text=message)
+            info = ErrorInfo(kind=kind, retryable=ERROR_KINDS[kind].retryable)
+        changes: dict[str, Any] = {}
+        shown = info.provider_message
+        if shown and self.secrets.redact(shown) != shown:
+            changes["provider_message"] = self.secrets.redact(shown)
+        metrics = self.message.metrics
+        if info.request_id is None and metrics is not None and metrics.request_id:
+            changes["request_id"] = metrics.request_id
+        return dataclasses.replace(info, **changes) if changes else info
+
+    def _settle_usage(self, *, final: bool, aborted: bool = False) -> None:
+        """Fills in usage the provider never sent, estimated (see the module docstring)."""
+        context, model = self._context, self._model
+        if context is None or model is None or not self._began:
+            return
+        usage = self.message.usage
+        reported_input = usage.input or usage.cache_read or usage.cache_write
+        if final and (reported_input or usage.output):
+            return
+        from .tokens import estimate_usage
+
+        try:
+            # An abort must end at once: it counts with tiktoken only when it is already loaded.
+            estimate = estimate_usage(model, context, self.message, load_tokenizer=not aborted)
+        except Exception:  # an estimate must never turn an ending into a crash
+            return
+        settled = dataclasses.replace(usage)
+        if not reported_input:
+            settled.input = estimate.input
+        if estimate.output > 2 * usage.output:
+            settled.output = estimate.output
+            settled.reasoning = max(usage.reasoning, estimate.reasoning)
+        if settled.input == usage.input and settled.output == usage.output:
+            return
+        settled.total_tokens = settled.input + settled.output + settled.cache_read + settled.cache_write
+        settled.estimated = True
+        price = self._price
+        if price is not None:
+            settled.cost = price(settled)
+        self.message.usage = settled
 
     def _open(self, kind: int, block: Any) -> None:
         if not self._started:
@@ -500,6 +698,11 @@ class EventEmitter:
             self._push(ThinkingEnd(index, block.thinking, message))
         else:
             block.stream_arguments_from(None)  # the final parse; the merger is let go
+            shadow = self._shadow
+            if shadow is not None:  # the structured-output tool, shown as text
+                self._shadow = None
+                self._push(TextEnd(index, shadow.text, message))
+                return
             self._push(ToolCallEnd(index, block, message))
 
     def _end(self, kind: int) -> None:
@@ -520,17 +723,18 @@ class EventEmitter:
         raise StreamProtocolError(f"{caller}() with no {cls.__name__} block to apply it to")
 
 
-def describe_exception(exc: BaseException, secret: str | None = None) -> str:
-    """The ``error_message`` for an exception that ended a stream (never showing ``secret``).
+def describe_exception(exc: BaseException, secrets: Secrets | str | None = None) -> str:
+    """The ``error_message`` for an exception that ended a stream (never showing a secret).
 
     alchemy's own exceptions carry messages written for users and are shown as
     they are; others are prefixed with their type (``ConnectionResetError: ...``).
+    ``secrets`` is the stream's redactor (or one key).
     """
     text = str(exc)
     if not isinstance(exc, AlchemyError) or not text:
         text = f"{type(exc).__name__}: {text}" if text else type(exc).__name__
-    if secret and len(secret) >= 4:
-        text = text.replace(secret, "***")
+    if secrets:
+        text = (secrets if isinstance(secrets, Secrets) else Secrets((secrets,))).redact(text)
     return text
 
 
@@ -543,6 +747,21 @@ def _done_reason(reason: str) -> StopReason:
     return reason  # type: ignore[return-value]
 
 
-def _check_arguments(arguments: object) -> None:
+def _check_arguments(arguments: object, model: str, tool_name: str) -> None:
     if not isinstance(arguments, dict):
         raise TypeError(f"tool-call arguments must be a dict, got {type(arguments).__name__}")
+    if exceeds_json_depth(arguments):
+        raise too_deep_arguments(model, tool_name)
+
+
+def too_deep_arguments(model: str, tool_name: str) -> InvalidOutputError:
+    """What ends a stream whose tool call nests deeper than ``MAX_JSON_DEPTH``.
+
+    The call keeps its arguments up to that depth, so the conversation stays usable
+    (``repr``, ``to_json``, the next request).
+    """
+    return InvalidOutputError(
+        f"{model} produced a call of tool {tool_name!r} whose arguments nest arrays and objects deeper "
+        f"than {MAX_JSON_DEPTH} levels (the limit is alchemy.json.MAX_JSON_DEPTH); the stream stops here "
+        "and the call keeps its arguments up to that depth"
+    )

@@ -8,6 +8,9 @@ A stream yields, in order:
   thinking (:class:`ThinkingStart` ...), tool calls (:class:`ToolCallStart` ...);
 * exactly one terminal event, :class:`Done` or :class:`Error`, and nothing after it.
 
+:func:`alchemy.run_tools` streams several responses in a row, and after each turn
+that called tools one :class:`ToolResult` per executed call (``tool_result``).
+
 ``content_index`` is the block's position in the final ``message.content``.
 ``partial`` is the one in-progress :class:`~alchemy.types.AssistantMessage`, the same
 object in every event, updated in place (copy it if you need history). On
@@ -24,7 +27,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar, Literal, Union
 
-from .types import AssistantMessage, ToolCall
+from .types import AssistantMessage, ToolCall, ToolResultMessage
 
 __all__ = [
     "AssistantMessageEvent",
@@ -42,6 +45,8 @@ __all__ = [
     "ToolCallDelta",
     "ToolCallEnd",
     "ToolCallStart",
+    "ToolResult",
+    "ToolRunEvent",
 ]
 
 DoneReason = Literal["stop", "length", "toolUse"]
@@ -57,6 +62,7 @@ _JSON_KEYS: dict[str, str] = {
     "reason": "reason",
     "message": "message",
     "error": "error",
+    "result": "result",
 }
 
 
@@ -91,7 +97,7 @@ class _Event:
         out: dict[str, Any] = {"type": self.type}
         for name in self._fields():
             value = getattr(self, name)
-            if isinstance(value, (AssistantMessage, ToolCall)):
+            if isinstance(value, (AssistantMessage, ToolCall, ToolResultMessage)):
                 value = value.to_dict()
             out[_JSON_KEYS[name]] = value
         return out
@@ -255,6 +261,35 @@ class Error(_Event):
         return self.error
 
 
+class ToolResult(_Event):
+    """:func:`alchemy.run_tools` ran one tool call of the turn that just ended.
+
+    ``result`` is the :class:`~alchemy.types.ToolResultMessage` added to the context
+    (``is_error`` when the tool raised or the call was invalid); ``exception`` is what
+    the tool raised, if anything (never sent to the model, which sees its message);
+    ``partial`` is the turn's finished assistant message.
+    """
+
+    __slots__ = ("tool_call", "result", "partial", "exception")
+    __match_args__ = ("tool_call", "result", "partial")
+    type: ClassVar[Literal["tool_result"]] = "tool_result"
+
+    def __init__(
+        self,
+        tool_call: ToolCall,
+        result: ToolResultMessage,
+        partial: AssistantMessage,
+        exception: BaseException | None = None,
+    ) -> None:
+        self.tool_call = tool_call
+        self.result = result
+        self.partial = partial
+        self.exception = exception
+
+    def _fields(self) -> tuple[str, ...]:
+        return ("tool_call", "result", "partial")
+
+
 AssistantMessageEvent = Union[
     Start,
     TextStart,
@@ -270,3 +305,6 @@ AssistantMessageEvent = Union[
     Error,
 ]
 """Any event of a stream; match on the class or on ``event.type``."""
+
+ToolRunEvent = Union[AssistantMessageEvent, ToolResult]
+"""An event of :func:`alchemy.run_tools`: every turn's stream events and the tool results."""

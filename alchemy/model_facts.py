@@ -88,26 +88,27 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import TYPE_CHECKING, Any, Final, Literal, get_args
+from typing import Any, Final, Literal, get_args
 
-from .types import ThinkingLevel
-
-if TYPE_CHECKING:
-    from .types import Model
+from .types import Model, ThinkingLevel
 
 __all__ = [
-    "DEFAULT_THINKING_BUDGETS",
-    "THINKING_LEVELS",
     "BudgetRange",
+    "CLAUDE_MIN_THINKING_BUDGET",
+    "CLAUDE_MIN_TOP_P_WHILE_THINKING",
     "ClaudeThinking",
+    "DEFAULT_THINKING_BUDGETS",
     "Family",
     "GeminiThinking",
+    "THINKING_LEVELS",
     "budget_range",
     "can_turn_off_thinking",
     "clamp_thinking_level",
+    "claude_structured_outputs",
     "claude_thinking",
     "claude_version",
     "effort_values",
+    "fit_claude_thinking_budget",
     "gemini_thinking",
     "is_claude",
     "is_gemini",
@@ -153,6 +154,7 @@ _ALWAYS_REASONING: Final = ("2.5-pro", "magistral")
 Gemini 2.5 Pro (its budget starts at 128) and Magistral (``prompt_mode`` only adds instructions)."""
 _FIRST_ADAPTIVE_CLAUDE: Final = (4, 6)
 _FIRST_XHIGH_CLAUDE: Final = (4, 7)
+_FIRST_STRUCTURED_OUTPUT_CLAUDE: Final = (4, 5)
 _FIRST_XHIGH_GPT: Final = (5, 2)
 
 # Bedrock model ids: an optional region of an inference profile, then the vendor.
@@ -220,6 +222,22 @@ def _version(pattern: re.Pattern[str], model: Model) -> tuple[int, int] | None:
 def claude_version(model: Model) -> tuple[int, int] | None:
     """``(major, minor)`` of a Claude id of the 4-and-later naming (``claude-opus-4-6`` -> ``(4, 6)``)."""
     return _version(_CLAUDE_VERSION, model) if is_claude(model) else None
+
+
+def claude_structured_outputs(model: Model) -> bool:
+    """Whether Claude takes structured outputs: JSON outputs (``output_config.format``) and strict
+    tool use (``strict: true`` on a tool), on Anthropic and Bedrock alike.
+
+    Anthropic documents them for Claude Sonnet 4.5, Opus 4.5, Haiku 4.5 and the 4.6
+    models (generally available; Opus 4.1 had them in beta only): by id, Claude 4.5
+    and later, and Mythos.
+    """
+    if not is_claude(model):
+        return False
+    if "mythos" in normalize_model_id(model.id):
+        return True
+    version = claude_version(model)
+    return version is not None and version >= _FIRST_STRUCTURED_OUTPUT_CLAUDE
 
 
 def is_gemini3(model: Model) -> bool:
@@ -423,6 +441,8 @@ def can_turn_off_thinking(model: Model) -> bool:
 
 def supported_thinking_levels(model: Model) -> tuple[ThinkingLevel, ...]:
     """The reasoning levels ``model`` takes, lowest first; ``("off",)`` for a model without reasoning."""
+    if not isinstance(model, Model):
+        raise TypeError(f"model must be an alchemy.Model, got {type(model).__name__}")
     if not model.reasoning:
         return ("off",)
     levels: tuple[ThinkingLevel, ...] = _BUDGET_LEVELS
@@ -665,7 +685,7 @@ def fit_claude_thinking_budget(max_tokens: int, budget: int, model_max: int, *, 
 # --------------------------------------------------------------------------- the documented table
 
 _TABLE_ROWS: Final = (
-    # (family, wire field, example id, how to read it)
+    # (family, wire field, example model id, its family: claude | openai | gemini); no id: budgets alone
     ("Claude 4.7 and later", "`output_config.effort`", "claude-opus-4-7", "claude"),
     ("Claude 4.6", "`output_config.effort`", "claude-opus-4-6", "claude"),
     ("Claude 4.5 and older", "`thinking.budget_tokens`", "claude-sonnet-4-5", "claude"),
@@ -679,29 +699,29 @@ _TABLE_ROWS: Final = (
     ("Gemini 2.5 Pro", "`thinkingBudget`", "gemini-2.5-pro", "gemini"),
     ("Gemini 2.5 Flash", "`thinkingBudget`", "gemini-2.5-flash", "gemini"),
     ("Gemini 2.5 Flash-Lite", "`thinkingBudget`", "gemini-2.5-flash-lite", "gemini"),
-    ("budget-only gateway models", "`reasoning.max_tokens`", "", "gateway"),
+    ("budget-only gateway models", "`reasoning.max_tokens`", "", ""),
 )
 """The rows of :func:`reasoning_table`: one model built by hand per family (no registry data)."""
 
 
-def _table_cell(kind: str, model: Model, level: ThinkingLevel) -> str:
+def _table_cell(kind: str, model: Model | None, level: ThinkingLevel) -> str:
     """What ``level`` sends to ``model`` in the field of its row; ``error`` where it raises ``ValueError``."""
     try:
+        if model is None:  # the gateway row: budgets alone, whatever the model
+            budget = thinking_budget_for(level)
+            return str(budget) if budget else "`enabled: false`"
         if kind == "claude":
             claude = claude_thinking(model, level)
             if claude.mode == "off":
                 return "no thinking"
             return f"`{claude.effort}`" if claude.mode == "adaptive" else str(claude.budget_tokens)
-        if kind == "openai":
-            return f"`{openai_reasoning_effort(model, level)}`"
         if kind == "gemini":
             gemini = gemini_thinking(model, level)
             assert gemini is not None  # a reasoning model always gets a thinkingConfig
             value = f"`{gemini.thinking_level}`" if gemini.thinking_level else str(gemini.thinking_budget)
             hidden = not gemini.include_thoughts and gemini.thinking_budget != 0
             return f"{value}, thoughts hidden" if hidden else value
-        budget = thinking_budget_for(level)
-        return str(budget) if budget else "`enabled: false`"
+        return f"`{openai_reasoning_effort(model, level)}`"
     except ValueError:
         return "error"
 
@@ -713,7 +733,9 @@ def reasoning_table() -> str:
     header = ["family", "field", *THINKING_LEVELS]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for family, field, model_id, kind in _TABLE_ROWS:
-        model = Model(id=model_id, name=model_id, api="openai-completions", provider="", base_url="", reasoning=True)
+        model = None
+        if model_id:
+            model = Model(id=model_id, name=model_id, api="openai-completions", provider="", base_url="", reasoning=True)
         cells = [_table_cell(kind, model, level) for level in THINKING_LEVELS]
         lines.append("| " + " | ".join([family, field, *cells]) + " |")
     return "\n".join(lines) + "\n"

@@ -58,6 +58,8 @@ def sanitize_surrogates(text: str) -> str:
     >>> sanitize_surrogates("\\ud83d\\ude00") == "\\U0001f600"
     True
     """
+    if not isinstance(text, str):
+        raise TypeError(f"sanitize_surrogates() text must be a str, got {type(text).__name__}")
     if text.isascii() or _ANY_SURROGATE.search(text) is None:
         return text
     return _PAIR_OR_LONE.sub(_repair, text)
@@ -159,7 +161,7 @@ def _sanitize_tool(tool: Tool) -> Tool:
     parameters = sanitize_value(tool.parameters)
     if name is tool.name and description is tool.description and parameters is tool.parameters:
         return tool
-    return Tool(name, description, parameters)
+    return Tool(name, description, parameters, tool.strict)
 
 
 def sanitize_context(context: Context) -> Context:

@@ -11,16 +11,26 @@ What raises, and what does not:
 
 * Programmer errors raise at once, before the stream is returned and before any
   I/O: an api no provider is registered for (:class:`~alchemy.errors.UnknownApiError`),
-  a model or context of the wrong type, and every option problem — an unknown name,
-  a wrong type, a value out of range, an option the model's wire API cannot carry,
-  a reasoning level the model cannot honour (``TypeError`` / ``ValueError`` naming
-  the option; see :mod:`alchemy.options`).
-* Everything after that (a missing key, an HTTP error, a malformed chunk, a dropped
-  connection, an exception in the provider) ends the stream with an
+  a model or context of the wrong type (or holding a message that is not one, or a
+  base URL without ``http://`` / ``https://``), every option problem — an unknown
+  name, a wrong type, a value out of range, an option the model's wire API cannot
+  carry, a reasoning level the model cannot honour (``TypeError`` / ``ValueError``
+  naming the option; see :mod:`alchemy.options`) — and a missing API key for an API
+  whose requests always carry one (:class:`~alchemy.errors.MissingApiKeyError`,
+  naming the variables looked at).
+* Everything after that (an HTTP error, a malformed chunk, a dropped connection,
+  credentials that a chain fails to produce — Vertex ADC, Bedrock SigV4 — an
+  exception in the provider) ends the stream with an
   :class:`~alchemy.events.Error` event; ``result()`` and ``complete()`` return that
   message (``stop_reason`` ``"error"``) instead of raising.
 * An abort signal, or closing the stream early, ends it with
   ``Error(reason="aborted")``; the message keeps the content and usage received.
+
+A stream dropped without being closed (read with ``next()`` / ``__anext__()`` and
+then forgotten) releases its connection when it is collected: the buffer reaches the
+stream only through a weak reference, so nothing the source holds (the pool, an abort
+signal) keeps it alive, and a finaliser closes its source (for an async stream, on its
+event loop). Nothing of this runs per event.
 
 Use the stream as a context manager (``with`` / ``async with``) so that leaving the
 loop early (``break``, an exception) closes the connection at once::
@@ -35,17 +45,21 @@ loop early (``break``, an exception) closes the connection at once::
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Awaitable, Iterator, Mapping
+import weakref
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any, Final, Generic, TypeVar
 
 from ._speedups import EventBuffer
 from .api_registry import ApiProvider, AsyncEventSource, EventSource, get_api
 from .emitter import ABORTED_MESSAGE, EventEmitter, describe_exception, new_partial
+from .errors import ErrorInfo
 from .events import AssistantMessageEvent
 from .options import StreamOptions, check_named_tool, check_options
-from .types import AssistantMessage, Context, Model, StreamMetrics
+from .request import ACTIVE_SECRETS, Secrets
+from .types import AssistantMessage, Context, Model, StreamMetrics, check_base_url, check_context
 
 if TYPE_CHECKING:
+    import asyncio  # imported where the async API runs, so the sync path never loads it
     from types import TracebackType
 
     from typing_extensions import Unpack
@@ -73,6 +87,7 @@ CLOSED_MESSAGE: Final = "Stream closed before it finished"
 """The ``error_message`` of a stream the consumer closed early."""
 
 _NO_FINAL_EVENT: Final = "The provider's stream ended without a final event"
+_CUT_SHORT: Final = ErrorInfo(kind="connection", retryable=True)
 
 
 # --------------------------------------------------------------------------- option checks
@@ -111,7 +126,7 @@ S = TypeVar("S")
 class _StreamBase(Generic[S]):
     """What the sync and async streams share: the model, options, emitter and source."""
 
-    __slots__ = ("model", "options", "_emitter", "_buffer", "_source", "__weakref__")
+    __slots__ = ("model", "options", "_emitter", "_buffer", "_source", "_finalizer", "__weakref__")
 
     def __init__(self, model: Model, options: StreamOptions, emitter: EventEmitter) -> None:
         self.model = model
@@ -121,6 +136,7 @@ class _StreamBase(Generic[S]):
         self._emitter = emitter
         self._buffer: EventBuffer[AssistantMessageEvent] = emitter.buffer
         self._source: S | None = None
+        self._finalizer: weakref.finalize[Any, Any] | None = None
 
     @property
     def partial(self) -> AssistantMessage:
@@ -143,7 +159,14 @@ class _StreamBase(Generic[S]):
         return signal is not None and signal.aborted
 
     def _fail(self, exc: Exception) -> None:
-        self._emitter.error(describe_exception(exc, self.options.api_key), aborted=self._aborted())
+        self._emitter.error(
+            describe_exception(exc, self._emitter.secrets), aborted=self._aborted(), info=ErrorInfo.from_exception(exc)
+        )
+
+    def _log_close_failure(self, exc: Exception) -> None:
+        # The text passes the stream's redactor; a traceback would repeat it unredacted.
+        text = describe_exception(exc, self._emitter.secrets)
+        _logger.error("alchemy: closing the event source of %r failed: %s", self, text)
 
     def __repr__(self) -> str:
         state = "finished" if self._emitter.finished else "open"
@@ -209,17 +232,20 @@ class AssistantMessageEventStream(_StreamBase[EventSource]):
             emitter.abort(ABORTED_MESSAGE)
             self._release()
             return False
+        active = ACTIVE_SECRETS.set(emitter.secrets)  # what is logged meanwhile is redacted with them
         try:
             more = source.pump()
         except Exception as exc:
             self._fail(exc)
             self._release()
             return False
+        finally:
+            ACTIVE_SECRETS.reset(active)
         if not emitter.finished:
             if self._aborted():
                 emitter.abort(ABORTED_MESSAGE)
             elif not more:
-                emitter.error(_NO_FINAL_EVENT)
+                emitter.error(_NO_FINAL_EVENT, info=_CUT_SHORT)
         if emitter.finished:
             self._release()
             return False
@@ -230,10 +256,12 @@ class AssistantMessageEventStream(_StreamBase[EventSource]):
         if source is None:
             return
         self._source = None
+        if self._finalizer is not None:
+            self._finalizer.detach()
         try:
             source.close()
-        except Exception:
-            _logger.exception("alchemy: closing the event source of %r failed", self)
+        except Exception as exc:
+            self._log_close_failure(exc)
 
 
 class AsyncAssistantMessageEventStream(_StreamBase[AsyncEventSource]):
@@ -290,17 +318,20 @@ class AsyncAssistantMessageEventStream(_StreamBase[AsyncEventSource]):
             emitter.abort(ABORTED_MESSAGE)
             await self._release()
             return False
+        active = ACTIVE_SECRETS.set(emitter.secrets)  # what is logged meanwhile is redacted with them
         try:
             more = await source.pump()
         except Exception as exc:
             self._fail(exc)
             await self._release()
             return False
+        finally:
+            ACTIVE_SECRETS.reset(active)
         if not emitter.finished:
             if self._aborted():
                 emitter.abort(ABORTED_MESSAGE)
             elif not more:
-                emitter.error(_NO_FINAL_EVENT)
+                emitter.error(_NO_FINAL_EVENT, info=_CUT_SHORT)
         if emitter.finished:
             await self._release()
             return False
@@ -311,10 +342,123 @@ class AsyncAssistantMessageEventStream(_StreamBase[AsyncEventSource]):
         if source is None:
             return
         self._source = None
+        if self._finalizer is not None:
+            self._finalizer.detach()
         try:
             await source.aclose()
-        except Exception:
-            _logger.exception("alchemy: closing the event source of %r failed", self)
+        except Exception as exc:
+            self._log_close_failure(exc)
+
+
+# --------------------------------------------------------------------------- lifetime
+#
+# The buffer pulls through these pumps, which reach the stream through a weak
+# reference. A stream the consumer dropped unclosed is then freed by refcounting
+# alone, and its finaliser closes the source: the connection goes back to the pool
+# and the abort listener goes away. One weakref lookup per network chunk, none per event.
+
+_closing: set[asyncio.Task[None]] = set()
+"""Close tasks of collected async streams (an event loop keeps only weak references to tasks)."""
+
+
+def _finalizer(events: object, close: Callable[[Any], None], what: object) -> weakref.finalize[Any, Any]:
+    finalizer = weakref.finalize(events, close, what)
+    finalizer.atexit = False  # at exit the process takes its sockets with it
+    return finalizer
+
+
+def _weak_pump(events: AssistantMessageEventStream, emitter: EventEmitter) -> Callable[[], bool]:
+    stream = weakref.ref(events)
+
+    def pump() -> bool:
+        alive = stream()
+        if alive is None:  # collected (and its source closed) while its buffer was still read
+            emitter.error(CLOSED_MESSAGE, aborted=True)
+            return False
+        return alive._pump()
+
+    return pump
+
+
+class _DroppedAsync:
+    """What closing a collected async stream takes: its source and the loop it ran on."""
+
+    __slots__ = ("source", "loop")
+
+    def __init__(self, source: AsyncEventSource) -> None:
+        self.source = source
+        self.loop: asyncio.AbstractEventLoop | None = None
+
+
+def _weak_apump(
+    events: AsyncAssistantMessageEventStream, emitter: EventEmitter, dropped: _DroppedAsync
+) -> Callable[[], Awaitable[bool]]:
+    stream = weakref.ref(events)
+
+    def apump() -> Awaitable[bool]:
+        alive = stream()
+        if alive is None:  # e.g. ``await events.__anext__()`` with ``events`` already gone
+            emitter.error(CLOSED_MESSAGE, aborted=True)
+            return _exhausted()
+        if dropped.loop is None:
+            import asyncio
+
+            dropped.loop = asyncio.get_running_loop()
+        return alive._pump()
+
+    return apump
+
+
+async def _exhausted() -> bool:
+    return False
+
+
+def _close_dropped(source: EventSource) -> None:
+    try:
+        source.close()
+    except Exception as exc:  # the text may hold a key: the type is enough here
+        _logger.debug("alchemy: closing the source of a collected stream failed (%s)", type(exc).__name__)
+
+
+def _aclose_dropped(dropped: _DroppedAsync) -> None:
+    """Closes a collected async stream's source on its loop (from whatever thread gc runs in)."""
+    loop = dropped.loop
+    if loop is not None and not loop.is_closed():
+        try:
+            loop.call_soon_threadsafe(_spawn_aclose, dropped.source)
+            return
+        except RuntimeError:  # the loop closed in the meantime
+            pass
+    _aclose_without_loop(dropped.source)
+
+
+def _spawn_aclose(source: AsyncEventSource) -> None:
+    import asyncio
+
+    task = asyncio.ensure_future(_aclose_quietly(source))
+    _closing.add(task)
+    task.add_done_callback(_closing.discard)
+
+
+async def _aclose_quietly(source: AsyncEventSource) -> None:
+    try:
+        await source.aclose()
+    except Exception as exc:
+        _logger.debug("alchemy: closing the source of a collected stream failed (%s)", type(exc).__name__)
+
+
+def _aclose_without_loop(source: AsyncEventSource) -> None:
+    """Runs ``source.aclose()`` as far as it goes without a loop: a source that never
+    pumped needs none, and what a pumped one left (sockets) went with its loop."""
+    closing = source.aclose()
+    try:
+        closing.send(None)
+    except StopIteration:
+        return
+    except Exception as exc:
+        _logger.debug("alchemy: closing the source of a collected stream failed (%s)", type(exc).__name__)
+        return
+    closing.close()
 
 
 # --------------------------------------------------------------------------- opening
@@ -323,18 +467,57 @@ class AsyncAssistantMessageEventStream(_StreamBase[AsyncEventSource]):
 def _prepare(
     function: str, model: Model, context: object, options: Mapping[str, Any], *, simple: bool
 ) -> tuple[ApiProvider, Context, StreamOptions, EventEmitter]:
-    """Everything a call checks before it returns a stream: model, context, options."""
+    """Everything a call checks before it returns a stream: model, context, options, credentials.
+
+    Models and contexts checked themselves when built; both are mutable, so the fields
+    a request is built from are checked again here (a shallow, per-call cost).
+    """
     if not isinstance(model, Model):
         raise TypeError(f"{function}() expects an alchemy.Model as model, got {type(model).__name__}")
     if not isinstance(context, Context):
-        raise TypeError(f"{function}() expects an alchemy.Context as context, got {type(context).__name__}")
+        hint = " (build one: Context(messages=[UserMessage(text)]))" if isinstance(context, str) else ""
+        raise TypeError(f"{function}() expects an alchemy.Context as context, got {type(context).__name__}{hint}")
+    check_base_url("Model", "base_url", model.base_url)
+    check_context(context)
     provider = get_api(model.api)
     checked = build_options(function, model, provider, options, simple=simple)
     check_named_tool(checked, context)
+    if context.tools and any(tool.strict for tool in context.tools):
+        from .strict_tools import check_strict_tools
+
+        check_strict_tools(model, context, checked, provider)
+    if checked.response_format is not None or checked.output_schema is not None:
+        from .structured import apply_output
+
+        context = apply_output(model, context, checked)  # tool mode: the output tool joins the tools
     check_request = getattr(provider, "check_request", None)
     if check_request is not None:
-        check_request(model, context, checked)
-    return provider, context, checked, EventEmitter(new_partial(model), model=model)
+        try:
+            check_request(model, context, checked)
+        except ValueError as exc:
+            if checked.output is None or checked.output.native:
+                raise
+            raise ValueError(
+                f"{exc} (model {model.key} has no native JSON output mode, so structured output is asked "
+                "through a forced tool call)"
+            ) from exc
+    check_credentials = getattr(provider, "check_credentials", None)
+    if check_credentials is not None:
+        check_credentials(model, checked)  # a missing key raises here, before any I/O
+    emitter = EventEmitter(
+        new_partial(model), model=model, context=context, secrets=call_secrets(model, checked), output=checked.output
+    )
+    if checked.tags:
+        emitter.message.tags = dict(checked.tags)  # the accounting labels ride on the message, never on the wire
+    return provider, context, checked, emitter
+
+
+def call_secrets(model: Model, options: StreamOptions) -> Secrets:
+    """The keys a call names itself: ``api_key`` and the credential headers of the model,
+    ``headers=`` and ``extra_headers=`` (a runner adds the provider's own)."""
+    secrets = Secrets((options.api_key,))
+    secrets.add_headers(model.headers, options.headers, options.extra_headers)
+    return secrets
 
 
 def _open_sync(
@@ -345,11 +528,12 @@ def _open_sync(
         emitter.abort(ABORTED_MESSAGE)
         return events
     try:
-        events._source = provider.open(model, context, options, emitter)
+        source = events._source = provider.open(model, context, options, emitter)
     except Exception as exc:
         events._fail(exc)
         return events
-    emitter.buffer.attach(pump=events._pump)
+    emitter.buffer.attach(pump=_weak_pump(events, emitter))
+    events._finalizer = _finalizer(events, _close_dropped, source)
     return events
 
 
@@ -361,11 +545,13 @@ def _open_async(
         emitter.abort(ABORTED_MESSAGE)
         return events
     try:
-        events._source = provider.aopen(model, context, options, emitter)
+        source = events._source = provider.aopen(model, context, options, emitter)
     except Exception as exc:
         events._fail(exc)
         return events
-    emitter.buffer.attach(apump=events._pump)
+    dropped = _DroppedAsync(source)
+    emitter.buffer.attach(apump=_weak_apump(events, emitter, dropped))
+    events._finalizer = _finalizer(events, _aclose_dropped, dropped)
     return events
 
 

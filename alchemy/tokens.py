@@ -54,6 +54,7 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
+from ._args import need_count
 from .config import TIKTOKEN_DOWNLOAD, TIKTOKEN_MIRROR
 from .errors import TokenizerFallbackWarning
 from .types import (
@@ -69,6 +70,7 @@ from .types import (
     ToolResultMessage,
     Usage,
     UserMessage,
+    check_context,
 )
 
 if TYPE_CHECKING:
@@ -264,9 +266,10 @@ class _Counter:
 
     __slots__ = ("encoding", "name")
 
-    def __init__(self, name: str) -> None:
+    def __init__(self, name: str, *, load: bool = True) -> None:
         self.name = name
-        self.encoding = _encoding(name)
+        # load=False: use the encoding only if it is already loaded (loading takes ~0.3 s once).
+        self.encoding = _encoding(name) if load else _encodings.get(name)
 
     @property
     def available(self) -> bool:
@@ -496,17 +499,20 @@ def _message_tokens(model: Model, message: Message, count: _Counter) -> int:
     return total
 
 
-def _as_context(context: Context | str) -> Context:
+def _as_context(context: Context | str, function: str = "count_tokens") -> Context:
     if isinstance(context, str):
         return Context(messages=[UserMessage(context)])
     if not isinstance(context, Context):
-        raise TypeError(f"count_tokens expects a Context or a string, got {type(context).__name__}")
+        raise TypeError(f"{function}() context must be an alchemy.Context or a str, got {type(context).__name__}")
+    check_context(context)  # it may have changed since it was built
     return context
 
 
-def _as_model(model: Model | str) -> Model:
+def _as_model(model: Model | str, function: str = "count_tokens") -> Model:
     if isinstance(model, Model):
         return model
+    if not isinstance(model, str):
+        raise TypeError(f"{function}() model must be an alchemy.Model or a 'provider/id' str, got {type(model).__name__}")
     from .models import get_model
 
     return get_model(model)
@@ -520,7 +526,10 @@ def count_tokens(model: Model | str, context: Context | str) -> TokenCount:
     """
     resolved = _as_model(model)
     ctx = _as_context(context)
-    count = _Counter(encoding_name(resolved))
+    return _count_prompt(resolved, ctx, _Counter(encoding_name(resolved)))
+
+
+def _count_prompt(resolved: Model, ctx: Context, count: _Counter) -> TokenCount:
     total = REPLY_PRIMING
     if ctx.system_prompt:
         total += MESSAGE_OVERHEAD + 1 + count(ctx.system_prompt)
@@ -538,8 +547,9 @@ def fits_context(model: Model | str, context: Context | str, max_tokens: int | N
     context window is unknown (0) is assumed to fit: there is nothing to check
     against. ``max_tokens=None`` reserves no output.
     """
-    resolved = _as_model(model)
-    prompt = count_tokens(resolved, context).tokens
+    need_count("fits_context()", "max_tokens", max_tokens, optional=True)
+    resolved = _as_model(model, "fits_context")
+    prompt = count_tokens(resolved, _as_context(context, "fits_context")).tokens
     if resolved.max_input_tokens and prompt > resolved.max_input_tokens:
         return False
     if resolved.context_window and prompt + (max_tokens or 0) > resolved.context_window:
@@ -547,18 +557,22 @@ def fits_context(model: Model | str, context: Context | str, max_tokens: int | N
     return True
 
 
-def estimate_usage(model: Model | str, context: Context | str, message: AssistantMessage) -> Usage:
+def estimate_usage(
+    model: Model | str, context: Context | str, message: AssistantMessage, *, load_tokenizer: bool = True
+) -> Usage:
     """Usage counted locally for a provider that streamed none, marked ``estimated=True``.
 
     ``input`` is the prompt of ``context``; ``output`` the text, thinking and tool
     calls of ``message`` (``reasoning`` the thinking part); the cost follows from the
-    model's prices. Providers assign it to ``message.usage``.
+    model's prices. Providers assign it to ``message.usage``. ``load_tokenizer=False``
+    counts with the byte estimate unless the encoding is already loaded, so a stream that
+    is being aborted never waits for tiktoken's first load.
     """
     from .models import calculate_cost
 
     resolved = _as_model(model)
-    prompt = count_tokens(resolved, context).tokens
-    count = _Counter(encoding_name(resolved))
+    count = _Counter(encoding_name(resolved), load=load_tokenizer)
+    prompt = _count_prompt(resolved, _as_context(context), count).tokens
     reasoning = sum(count(b.thinking) for b in message.content if isinstance(b, ThinkingContent))
     output = _blocks_tokens(resolved, message.content, count)
     usage = Usage(input=prompt, output=output, total_tokens=prompt + output, reasoning=reasoning, estimated=True)

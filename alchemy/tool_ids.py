@@ -23,6 +23,7 @@ import hashlib
 import re
 from typing import Callable
 
+from ._args import need_instance, need_text
 from .types import Model
 from .wire_apis import ToolIdFormat, tool_id_format
 
@@ -81,6 +82,7 @@ def _fit(base: str, limit: int, tool_call_id: str, attempt: int, prefix: str) ->
 
 def keep_tool_call_id(tool_call_id: str) -> str:
     """The identity normalizer: pass it to keep every id as it is."""
+    need_text("keep_tool_call_id()", "tool_call_id", tool_call_id)
     return tool_call_id
 
 
@@ -174,5 +176,6 @@ def tool_call_id_rule(model: Model) -> IdRule | None:
 
 def tool_call_id_normalizer(model: Model) -> ToolCallIdNormalizer | None:
     """A fresh normalizer for one request to ``model``, or ``None`` to keep ids unchanged."""
+    need_instance("tool_call_id_normalizer()", "model", model, Model)
     rule = tool_call_id_rule(model)
     return None if rule is None else UniqueToolCallIds(rule)

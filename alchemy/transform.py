@@ -31,6 +31,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Literal
 
+from ._args import need_instance
 from .tool_ids import ToolCallIdNormalizer, tool_call_id_normalizer
 from .types import (
     AssistantContent,
@@ -58,6 +59,25 @@ _SKIPPED_STOP_REASONS = frozenset({"error", "aborted"})
 def is_same_model(message: AssistantMessage, model: Model) -> bool:
     """True when ``message`` was written by ``model`` (same provider, API and model id)."""
     return message.provider == model.provider and message.api == model.api and message.model == model.id
+
+
+def _check_arguments(messages: object, model: object, normalize: object) -> None:
+    if isinstance(messages, (str, bytes)) or not isinstance(messages, Sequence):
+        hint = " (pass context.messages)" if type(messages).__name__ == "Context" else ""
+        raise TypeError(
+            f"transform_messages() messages must be a list of messages, got {type(messages).__name__}{hint}"
+        )
+    for i, message in enumerate(messages):
+        if not isinstance(message, (UserMessage, AssistantMessage, ToolResultMessage)):
+            raise TypeError(
+                f"transform_messages() messages[{i}]: expected user, assistant or tool result messages, "
+                f"got {type(message).__name__}"
+            )
+    need_instance("transform_messages()", "model", model, Model)
+    if normalize is not None and not callable(normalize):
+        raise TypeError(
+            f"transform_messages() normalize_tool_call_id must be a callable or None, got {type(normalize).__name__}"
+        )
 
 
 def transform_messages(
@@ -94,6 +114,7 @@ def transform_messages(
     only that reasoning's content, never a request; ask for ``"text"`` when the next
     model should see how the previous one reasoned.
     """
+    _check_arguments(messages, model, normalize_tool_call_id)
     if foreign_thinking not in FOREIGN_THINKING_POLICIES:
         raise ValueError(f"foreign_thinking must be 'drop' or 'text', got {foreign_thinking!r}")
     normalize = tool_call_id_normalizer(model) if normalize_tool_call_id is None else normalize_tool_call_id

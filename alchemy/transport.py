@@ -4,7 +4,9 @@ Providers are sans-I/O: they describe a request as an :class:`~alchemy.request.H
 response bytes into events. This module holds what touches the network for them:
 
 * pooled httpx clients, cached per (base URL, hash of the key, sync/async — and
-  the event loop for async clients, which cannot be shared across loops);
+  the event loop for async clients, which cannot be shared across loops), each with
+  an admission queue as wide as its pool (:mod:`alchemy._pool`): requests beyond
+  ``ALCHEMY_MAX_CONNECTIONS`` wait there, in order, within their overall timeout;
 * settings from options and the environment (``ALCHEMY_TIMEOUT``,
   ``ALCHEMY_CONNECT_TIMEOUT``, the pool limits, ``ALCHEMY_BASE_URL_OVERRIDE``,
   ``ALCHEMY_LOG``: declared and parsed in :mod:`alchemy.config`);
@@ -19,7 +21,6 @@ httpx is imported on first use, never at ``import alchemy``.
 
 from __future__ import annotations
 
-import asyncio
 import email.utils
 import hashlib
 import logging
@@ -27,7 +28,7 @@ import random
 import threading
 import time
 import weakref
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -38,24 +39,34 @@ from .options import OPTIONS_BY_NAME
 from .request import redact
 
 if TYPE_CHECKING:
+    import asyncio  # imported by get_async_pool, so the sync path never loads it
+
     import httpx
+
+    from ._pool import AsyncAdmission, SyncAdmission
 
 __all__ = [
     "DEFAULT_CONNECT_TIMEOUT",
     "DEFAULT_MAX_RETRIES",
     "DEFAULT_MAX_RETRY_DELAY",
     "DEFAULT_TIMEOUT",
+    "ErrorBody",
     "RetryDecision",
+    "AsyncPool",
+    "SyncPool",
     "TransportSettings",
     "backoff_delay",
     "base_url_override",
     "clear_client_cache",
     "configure_logging_from_env",
     "get_async_client",
+    "get_async_pool",
     "get_sync_client",
+    "get_sync_pool",
     "http_error_message",
     "is_retryable_status",
     "logger",
+    "read_error_body",
     "request_id",
     "retry_after_seconds",
     "retry_decision",
@@ -95,7 +106,9 @@ class TransportSettings:
 
     ``first_byte_timeout`` bounds the wait for the response headers;
     ``idle_timeout`` bounds every silence between body chunks (the first included),
-    so a stalled stream ends instead of hanging. Both default to ``timeout``.
+    so a stalled stream ends instead of hanging. Both default to ``timeout``, and so
+    does ``pool_timeout``, the wait for a free connection when every connection of
+    the pool (``max_connections``) is in use.
     """
 
     connect_timeout: float = DEFAULT_CONNECT_TIMEOUT
@@ -105,6 +118,7 @@ class TransportSettings:
     max_retry_delay: float = DEFAULT_MAX_RETRY_DELAY
     max_connections: int = DEFAULT_MAX_CONNECTIONS
     max_keepalive_connections: int = DEFAULT_MAX_KEEPALIVE_CONNECTIONS
+    pool_timeout: float = DEFAULT_TIMEOUT
 
     @classmethod
     def resolve(
@@ -128,12 +142,13 @@ class TransportSettings:
             max_retry_delay=DEFAULT_MAX_RETRY_DELAY if max_retry_delay is None else max_retry_delay,
             max_connections=config.MAX_CONNECTIONS.read(env),
             max_keepalive_connections=config.MAX_KEEPALIVE_CONNECTIONS.read(env),
+            pool_timeout=overall,
         )
         settings.validate()
         return settings
 
     def validate(self) -> None:
-        for name in ("connect_timeout", "first_byte_timeout", "idle_timeout"):
+        for name in ("connect_timeout", "first_byte_timeout", "idle_timeout", "pool_timeout"):
             value = getattr(self, name)
             if not value > 0:
                 raise ValueError(f"{name} must be a positive number of seconds, got {value!r}")
@@ -149,7 +164,7 @@ class TransportSettings:
             connect=self.connect_timeout,
             read=self.first_byte_timeout,
             write=self.idle_timeout,
-            pool=self.connect_timeout,
+            pool=self.pool_timeout,
         )
 
 
@@ -160,9 +175,27 @@ def base_url_override(env: Mapping[str, str] | None = None) -> str | None:
 
 # --------------------------------------------------------------------------- clients
 
+@dataclass(frozen=True, slots=True)
+class SyncPool:
+    """A cached ``httpx.Client`` and the admission queue in front of its pool (see :mod:`alchemy._pool`)."""
+
+    client: httpx.Client
+    admission: SyncAdmission
+    origin: str
+
+
+@dataclass(frozen=True, slots=True)
+class AsyncPool:
+    """A cached ``httpx.AsyncClient`` (one event loop's) and the admission queue in front of its pool."""
+
+    client: httpx.AsyncClient
+    admission: AsyncAdmission
+    origin: str
+
+
 _lock = threading.Lock()
-_sync_clients: dict[tuple[str, str], httpx.Client] = {}
-_async_clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[tuple[str, str], httpx.AsyncClient]] = (
+_sync_clients: dict[tuple[str, str], SyncPool] = {}
+_async_clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[tuple[str, str], AsyncPool]] = (
     weakref.WeakKeyDictionary()
 )
 
@@ -183,42 +216,79 @@ def _limits(settings: TransportSettings) -> httpx.Limits:
     )
 
 
-def get_sync_client(base_url: str, api_key: str | None, settings: TransportSettings) -> httpx.Client:
-    """A pooled ``httpx.Client`` shared by every request to the same base URL and key."""
+def get_sync_pool(base_url: str, api_key: str | None, settings: TransportSettings) -> SyncPool:
+    """The pooled ``httpx.Client`` shared by every request to the same base URL and key, with its admission."""
     import httpx
+
+    from ._pool import SyncAdmission, new_sync_transport
 
     key = _client_key(base_url, api_key, settings)
     with _lock:
-        client = _sync_clients.get(key)
-        if client is None or client.is_closed:
-            client = httpx.Client(timeout=settings.httpx_timeout(), limits=_limits(settings))
-            _sync_clients[key] = client
-        return client
+        pooled = _sync_clients.get(key)
+        if pooled is None or pooled.client.is_closed:
+            client = httpx.Client(timeout=settings.httpx_timeout(), transport=new_sync_transport(_limits(settings)))
+            pooled = SyncPool(client, SyncAdmission(settings.max_connections), base_url)
+            _sync_clients[key] = pooled
+        return pooled
 
 
-def get_async_client(base_url: str, api_key: str | None, settings: TransportSettings) -> httpx.AsyncClient:
-    """A pooled ``httpx.AsyncClient`` for the running event loop."""
+def get_async_pool(base_url: str, api_key: str | None, settings: TransportSettings) -> AsyncPool:
+    """The pooled ``httpx.AsyncClient`` of the running event loop, with its admission."""
+    import asyncio
+
     import httpx
+
+    from ._pool import AsyncAdmission
 
     loop = asyncio.get_running_loop()
     key = _client_key(base_url, api_key, settings)
     with _lock:
         per_loop = _async_clients.setdefault(loop, {})
-        client = per_loop.get(key)
-        if client is None or client.is_closed:
+        pooled = per_loop.get(key)
+        if pooled is None or pooled.client.is_closed:
             client = httpx.AsyncClient(timeout=settings.httpx_timeout(), limits=_limits(settings))
-            per_loop[key] = client
-        return client
+            pooled = AsyncPool(client, AsyncAdmission(settings.max_connections), base_url)
+            per_loop[key] = pooled
+        return pooled
+
+
+def get_sync_client(base_url: str, api_key: str | None, settings: TransportSettings) -> httpx.Client:
+    """The client of :func:`get_sync_pool`."""
+    return get_sync_pool(base_url, api_key, settings).client
+
+
+def get_async_client(base_url: str, api_key: str | None, settings: TransportSettings) -> httpx.AsyncClient:
+    """The client of :func:`get_async_pool`."""
+    return get_async_pool(base_url, api_key, settings).client
+
+
+def pool_exhausted_message(label: str, origin: str | None, limit: int | None, waited: float) -> str:
+    """The error of a request that found no free connection within ``waited`` seconds.
+
+    ``limit`` is the pool size of alchemy's own clients (``None`` for a client the
+    caller passed, whose limits alchemy does not set).
+    """
+    where = f" to {origin}" if origin else ""
+    if limit is None:
+        return (
+            f"{label}: no connection{where} came free within {waited:g} s: every connection of the "
+            "httpx client passed as client= was in use (raise its httpx.Limits(max_connections=...))"
+        )
+    return (
+        f"{label}: no connection{where} came free within {waited:g} s: all {limit} connections of the pool "
+        f"were in use (the limit is {config.MAX_CONNECTIONS.name}={limit}; raise it, or lower the "
+        "concurrency or the length of the streams)"
+    )
 
 
 def clear_client_cache() -> None:
     """Closes and forgets the cached sync clients (async ones go with their loop)."""
     with _lock:
-        clients = list(_sync_clients.values())
+        pooled = list(_sync_clients.values())
         _sync_clients.clear()
         _async_clients.clear()
-    for client in clients:
-        client.close()
+    for entry in pooled:
+        entry.client.close()
 
 
 # --------------------------------------------------------------------------- retries
@@ -330,6 +400,63 @@ def _error_text_from_body(body: bytes) -> str | None:
     return text[:2000]
 
 
+@dataclass(frozen=True, slots=True)
+class ErrorBody:
+    """What an HTTP error answer says beyond its status (each ``None`` when it does not say).
+
+    ``code`` is the provider's error type or code: the most specific of ``error.code``
+    (when not a bare number), ``error.type``, ``error.status`` (Google), the top-level
+    ``type`` (Mistral) and the ``x-amzn-errortype`` header (Bedrock). ``message`` is the
+    provider's own words; ``retry_delay`` Google's ``RetryInfo.retryDelay``, in seconds.
+    """
+
+    code: str | None = None
+    message: str | None = None
+    retry_delay: float | None = None
+
+
+def read_error_body(body: bytes, headers: Mapping[str, str]) -> ErrorBody:
+    """The code, message and retry delay of an HTTP error answer (OpenAI, Anthropic, Google, AWS shapes)."""
+    aws_type = {k.lower(): v for k, v in headers.items()}.get("x-amzn-errortype", "").split(":", 1)[0] or None
+    try:
+        data = orjson.loads(body) if body.strip() else None
+    except orjson.JSONDecodeError:
+        data = None
+    if isinstance(data, list) and data and isinstance(data[0], dict):
+        data = data[0]
+    if not isinstance(data, dict):
+        return ErrorBody(aws_type, _error_text_from_body(body))
+    error = data.get("error")
+    fields = error if isinstance(error, dict) else data
+    code = None
+    for value in (fields.get("code"), fields.get("type"), fields.get("status"), data.get("type"), aws_type):
+        if isinstance(value, str) and value and not value.isdigit() and value != "error":
+            code = value
+            break
+    message = None
+    for value in (fields.get("message"), fields.get("msg"), fields.get("detail"), data.get("message"), error):
+        if isinstance(value, str) and value:
+            message = value
+            break
+    return ErrorBody(code, message, _google_retry_delay(fields.get("details")))
+
+
+def _google_retry_delay(details: object) -> float | None:
+    """``retryDelay`` (``"32s"``) of a ``google.rpc.RetryInfo`` in a Google error's ``details``."""
+    if not isinstance(details, list):
+        return None
+    for item in details:
+        if isinstance(item, dict) and str(item.get("@type", "")).endswith("google.rpc.RetryInfo"):
+            delay = item.get("retryDelay")
+            if isinstance(delay, str) and delay.endswith("s"):
+                try:
+                    seconds = float(delay[:-1])
+                except ValueError:
+                    return None
+                return seconds if seconds >= 0 else None
+    return None
+
+
 def request_id(headers: Mapping[str, str]) -> str | None:
     lowered = {k.lower(): v for k, v in headers.items()}
     for name in REQUEST_ID_HEADERS:
@@ -345,7 +472,7 @@ def http_error_message(
     headers: Mapping[str, str],
     *,
     provider: str,
-    secrets: tuple[str, ...] = (),
+    secrets: Iterable[str] = (),
 ) -> str:
     """``"<provider> HTTP 429: <provider's message> (request id ...)"``, secrets redacted."""
     parts = [f"{provider} HTTP {status}"]

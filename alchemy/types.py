@@ -11,19 +11,42 @@ the bad field, e.g. ``messages[2].content[0].text: expected a string, got int``.
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, Literal, Union
 
 import orjson
 
+from ._args import (
+    fail_type,
+    fail_value,
+    need_bool,
+    need_count,
+    need_instance,
+    need_json,
+    need_mapping_of_text,
+    need_number,
+    need_text,
+)
+from ._context_json import NOT_JSON, dumps_like_javascript, loads_like_javascript
+from .errors import ErrorInfo
+
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from ._speedups import JsonDeltaMerger
+    from .rate_limits import RateLimit
+    from .function_tools import FunctionTool
 
 __all__ = [
     "Api",
     "AssistantContent",
     "AssistantMessage",
+    "Attempt",
+    "BUILTIN_TOOLS",
+    "BuiltinTool",
+    "CUSTOM_TOOL_INPUT",
     "CacheRetention",
     "Context",
     "Cost",
@@ -33,8 +56,10 @@ __all__ = [
     "ModelCapabilities",
     "ModelCost",
     "CostTier",
+    "CustomTool",
     "Provider",
     "StopReason",
+    "FailedTry",
     "StreamMetrics",
     "TextContent",
     "ThinkingContent",
@@ -166,6 +191,10 @@ class TextContent:
     text_signature: str | None = None
     type: ClassVar[Literal["text"]] = "text"
 
+    def __post_init__(self) -> None:
+        need_text("TextContent", "text", self.text)
+        need_text("TextContent", "text_signature", self.text_signature, optional=True)
+
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"type": "text", "text": self.text}
         _put(out, "textSignature", self.text_signature)
@@ -185,6 +214,11 @@ class ThinkingContent:
     thinking_signature: str | None = None
     redacted: bool = False
     type: ClassVar[Literal["thinking"]] = "thinking"
+
+    def __post_init__(self) -> None:
+        need_text("ThinkingContent", "thinking", self.thinking)
+        need_text("ThinkingContent", "thinking_signature", self.thinking_signature, optional=True)
+        need_bool("ThinkingContent", "redacted", self.redacted)
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"type": "thinking", "thinking": self.thinking}
@@ -206,6 +240,16 @@ class ImageContent:
     data: str
     mime_type: str
     type: ClassVar[Literal["image"]] = "image"
+
+    def __post_init__(self) -> None:
+        if isinstance(self.data, (bytes, bytearray)):
+            fail_type(
+                "ImageContent", "data", "a base64 str", self.data, " (encode it: base64.b64encode(data).decode())"
+            )
+        need_text("ImageContent", "data", self.data)
+        need_text("ImageContent", "mime_type", self.mime_type)
+        if "/" not in self.mime_type:
+            fail_value("ImageContent", "mime_type", "a MIME type such as 'image/png'", self.mime_type)
 
     def to_dict(self) -> dict[str, Any]:
         return {"type": "image", "data": self.data, "mimeType": self.mime_type}
@@ -235,6 +279,12 @@ class ToolCall:
         arguments: dict[str, Any] | None = None,
         thought_signature: str | None = None,
     ) -> None:
+        need_text("ToolCall", "id", id)
+        need_text("ToolCall", "name", name)
+        if arguments is not None and not isinstance(arguments, dict):
+            hint = " (parse a JSON string first: json.loads(...))" if isinstance(arguments, str) else ""
+            fail_type("ToolCall", "arguments", "a dict or None", arguments, hint)
+        need_text("ToolCall", "thought_signature", thought_signature, optional=True)
         self.id = id
         self.name = name
         self._arguments: dict[str, Any] = {} if arguments is None else arguments
@@ -304,7 +354,21 @@ AssistantContent = Union[TextContent, ThinkingContent, ToolCall]
 UserContent = Union[TextContent, ImageContent]
 
 _USER_BLOCKS: dict[str, Any] = {"text": TextContent, "image": ImageContent}
+_USER_BLOCK_TYPES: tuple[type, ...] = (TextContent, ImageContent)
+_ASSISTANT_BLOCK_TYPES: tuple[type, ...] = (TextContent, ThinkingContent, ToolCall)
 _ASSISTANT_BLOCKS: dict[str, Any] = {"text": TextContent, "thinking": ThinkingContent, "toolCall": ToolCall}
+
+
+def _check_blocks(owner: str, blocks: object, kinds: tuple[type, ...]) -> None:
+    """``blocks`` is a list of ``kinds`` instances; names the index of the first that is not."""
+    expected = " or ".join(kind.__name__ for kind in kinds)
+    if not isinstance(blocks, list):
+        hint = " (put it in a list: [block])" if isinstance(blocks, kinds) else ""
+        fail_type(owner, "content", f"a list of {expected}", blocks, hint)
+    for i, block in enumerate(blocks):
+        if not isinstance(block, kinds):
+            hint = f" (wrap text as TextContent({block!r}))" if isinstance(block, str) and len(block) < 40 else ""
+            fail_type(owner, f"content[{i}]", f"a {expected}", block, hint)
 
 
 def _blocks(items: list[Any], kinds: dict[str, Any], path: str) -> list[Any]:
@@ -332,6 +396,19 @@ class Cost:
     cache_read: float | None = 0.0
     cache_write: float | None = 0.0
     total: float | None = 0.0
+
+    def __post_init__(self) -> None:
+        # Built per usage report: finite floats (x - x == 0 fails for NaN and infinity) pass fast.
+        a, b, c, d, e = self.input, self.output, self.cache_read, self.cache_write, self.total
+        if not (
+            (a is None or (type(a) is float and a - a == 0.0))
+            and (b is None or (type(b) is float and b - b == 0.0))
+            and (c is None or (type(c) is float and c - c == 0.0))
+            and (d is None or (type(d) is float and d - d == 0.0))
+            and (e is None or (type(e) is float and e - e == 0.0))
+        ):
+            for name in ("input", "output", "cache_read", "cache_write", "total"):
+                need_number("Cost", name, getattr(self, name), optional=True)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -378,6 +455,45 @@ class Usage:
     estimated: bool = False
     cache_write_1h: int = 0
 
+    def __post_init__(self) -> None:
+        # Parsers build one per usage report: the common case is a few type tests.
+        a, b, c, d, e, f, g = (
+            self.input,
+            self.output,
+            self.cache_read,
+            self.cache_write,
+            self.total_tokens,
+            self.reasoning,
+            self.cache_write_1h,
+        )
+        if not (
+            type(a) is int
+            and a >= 0
+            and type(b) is int
+            and b >= 0
+            and type(c) is int
+            and c >= 0
+            and type(d) is int
+            and d >= 0
+            and type(e) is int
+            and e >= 0
+            and type(f) is int
+            and f >= 0
+            and type(g) is int
+            and g >= 0
+            and type(self.cost) is Cost
+            and type(self.estimated) is bool
+            and (self.service_tier is None or type(self.service_tier) is str)
+        ):
+            self._check()
+
+    def _check(self) -> None:
+        for name in ("input", "output", "cache_read", "cache_write", "total_tokens", "reasoning", "cache_write_1h"):
+            need_count("Usage", name, getattr(self, name))
+        need_instance("Usage", "cost", self.cost, Cost)
+        need_text("Usage", "service_tier", self.service_tier, optional=True)
+        need_bool("Usage", "estimated", self.estimated)
+
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {
             "input": self.input,
@@ -414,6 +530,30 @@ class Usage:
         )
 
 
+@dataclass(frozen=True, slots=True)
+class FailedTry:
+    """One try of a request that failed and was retried (see :attr:`StreamMetrics.tries`).
+
+    ``started_at`` / ``ended_at`` are on the metrics' clock (seconds since the request
+    was first sent): when the try was sent and when its failure was seen (before the
+    wait for the next one). ``error_kind`` is the :data:`~alchemy.errors.ErrorKind` and
+    ``status`` the HTTP status, when the server answered with one.
+    """
+
+    started_at: float
+    ended_at: float
+    error_kind: str
+    status: int | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "startedAt": self.started_at,
+            "endedAt": self.ended_at,
+            "errorKind": self.error_kind,
+            "status": self.status,
+        }
+
+
 @dataclass(slots=True)
 class StreamMetrics:
     """How one response streamed. Times are seconds since the request was first sent.
@@ -422,7 +562,12 @@ class StreamMetrics:
     ``time_to_first_content`` when the first text, thinking or tool-call content was
     parsed, ``duration`` when the stream ended. ``output_tokens_per_second`` is the
     output token count over the time from first content to the end. ``retries``
-    counts the attempts made before the one that was streamed.
+    counts the attempts made before the one that was streamed, and ``tries`` holds one
+    :class:`FailedTry` for each of them, in order. ``request_id`` is the
+    provider's id of the last attempt and ``rate_limit`` what its rate-limit headers
+    said (:class:`~alchemy.rate_limits.RateLimit`), when it sent them.
+    ``rate_limit_wait`` is the seconds a :class:`~alchemy.Client` held the request back
+    for its client-side rate limits before sending it (set when the stream ends).
     """
 
     time_to_first_byte: float | None = None
@@ -432,7 +577,11 @@ class StreamMetrics:
     chunks: int = 0
     events: int = 0
     retries: int = 0
+    tries: tuple[FailedTry, ...] = ()
     output_tokens_per_second: float | None = None
+    request_id: str | None = None
+    rate_limit: RateLimit | None = None
+    rate_limit_wait: float = 0.0
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -443,7 +592,11 @@ class StreamMetrics:
             "chunks": self.chunks,
             "events": self.events,
             "retries": self.retries,
+            "tries": [failed.to_dict() for failed in self.tries],
             "outputTokensPerSecond": self.output_tokens_per_second,
+            "requestId": self.request_id,
+            "rateLimit": None if self.rate_limit is None else self.rate_limit.to_dict(),
+            "rateLimitWait": self.rate_limit_wait,
         }
 
 
@@ -457,6 +610,13 @@ class UserMessage:
     content: str | list[TextContent | ImageContent]
     timestamp: int = field(default_factory=now_ms)
     role: ClassVar[Literal["user"]] = "user"
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.content, str):
+            if self.content is None:
+                fail_type("UserMessage", "content", "a str or a list of TextContent or ImageContent", None)
+            _check_blocks("UserMessage", self.content, _USER_BLOCK_TYPES)
+        need_count("UserMessage", "timestamp", self.timestamp)
 
     def to_dict(self) -> dict[str, Any]:
         content: Any = self.content if isinstance(self.content, str) else [b.to_dict() for b in self.content]
@@ -505,6 +665,30 @@ class TokenLogprob:
         return cls(r.text_field("token"), r.number("logprob") or 0.0, tuple(top))
 
 
+@dataclass(frozen=True, slots=True)
+class Attempt:
+    """One attempt of a fallback chain that failed before any content reached the consumer.
+
+    ``error_kind`` is the :data:`~alchemy.errors.ErrorKind` it failed with and
+    ``duration`` the seconds it took, from opening to failing.
+    """
+
+    provider: Provider
+    model: str
+    error_kind: str
+    duration: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"provider": self.provider, "model": self.model, "errorKind": self.error_kind, "duration": self.duration}
+
+    @classmethod
+    def from_dict(cls, data: object, path: str = "") -> Attempt:
+        r = _Reader(data, path)
+        return cls(
+            r.text_field("provider"), r.text_field("model"), r.text_field("errorKind"), r.number("duration") or 0.0
+        )
+
+
 @dataclass(slots=True)
 class AssistantMessage:
     """A model's answer: its blocks, where it came from, its usage and how it ended."""
@@ -522,7 +706,89 @@ class AssistantMessage:
     """How the response streamed (set by the HTTP runner); not part of the saved JSON."""
     logprobs: list[TokenLogprob] | None = None
     """Token log-probabilities, where the call asked for them and the API streams them."""
+    error: ErrorInfo | None = None
+    """Why the message failed (kind, status, retryable, ...): set on ``error`` and ``aborted`` messages only."""
+    refusal: str | None = None
+    """The model's refusal to answer (OpenAI ``refusal`` deltas, Anthropic ``stop_reason: "refusal"``)."""
+    attempts: tuple[Attempt, ...] = ()
+    """The earlier attempts of a :class:`~alchemy.Client` fallback chain that failed before any
+    content; empty when the first model answered (``provider`` / ``model`` name the one that did)."""
+    tags: dict[str, str] = field(default_factory=dict)
+    """The call's ``tags`` option (accounting labels; JSON ``"tags"``, omitted when empty)."""
+    _parsed: Any = field(default=None, init=False, repr=False, compare=False)
+    _parsed_source: Any = field(default=None, init=False, repr=False, compare=False)
     role: ClassVar[Literal["assistant"]] = "assistant"
+
+    def __post_init__(self) -> None:
+        # The emitter builds one per stream and the handoff one per replayed turn: plain
+        # type tests first, the named checks only when one fails.
+        content = self.content
+        if not (
+            type(content) is list
+            and type(self.api) is str
+            and type(self.provider) is str
+            and type(self.model) is str
+            and type(self.usage) is Usage
+            and self.stop_reason in STOP_REASONS
+            and (self.error_message is None or type(self.error_message) is str)
+            and type(self.timestamp) is int
+            and self.timestamp >= 0
+            and (self.response_id is None or type(self.response_id) is str)
+            and (self.metrics is None or type(self.metrics) is StreamMetrics)
+            and (self.logprobs is None or type(self.logprobs) is list)
+            and (self.error is None or type(self.error) is ErrorInfo)
+            and (self.refusal is None or type(self.refusal) is str)
+            and type(self.attempts) is tuple
+            and type(self.tags) is dict
+            and all(type(block) in _ASSISTANT_BLOCK_TYPES for block in content)
+        ):
+            self._check()
+
+    def _check(self) -> None:
+        _check_blocks("AssistantMessage", self.content, _ASSISTANT_BLOCK_TYPES)
+        need_text("AssistantMessage", "api", self.api)
+        need_text("AssistantMessage", "provider", self.provider)
+        need_text("AssistantMessage", "model", self.model)
+        need_instance("AssistantMessage", "usage", self.usage, Usage)
+        if self.stop_reason not in STOP_REASONS:
+            fail_value("AssistantMessage", "stop_reason", f"one of {', '.join(sorted(STOP_REASONS))}", self.stop_reason)
+        need_text("AssistantMessage", "error_message", self.error_message, optional=True)
+        need_count("AssistantMessage", "timestamp", self.timestamp)
+        need_text("AssistantMessage", "response_id", self.response_id, optional=True)
+        need_instance("AssistantMessage", "metrics", self.metrics, StreamMetrics, optional=True)
+        if self.logprobs is not None and not isinstance(self.logprobs, list):
+            fail_type("AssistantMessage", "logprobs", "a list of TokenLogprob or None", self.logprobs)
+        need_instance("AssistantMessage", "error", self.error, ErrorInfo, optional=True)
+        need_text("AssistantMessage", "refusal", self.refusal, optional=True)
+        if not isinstance(self.attempts, tuple) or not all(type(a) is Attempt for a in self.attempts):
+            fail_type("AssistantMessage", "attempts", "a tuple of Attempt", self.attempts)
+        tags = self.tags
+        if not isinstance(tags, dict) or not all(type(k) is str and type(v) is str for k, v in tags.items()):
+            fail_type("AssistantMessage", "tags", "a dict of str to str", tags)
+
+    @property
+    def parsed(self) -> Any:
+        """The structured output (``response_format=`` / ``output_schema=``), else ``None``.
+
+        While the answer streams: the best-effort object parsed so far (read lazily from
+        the JSON delta merger; it grows in place). At the end: the value validated against
+        the schema — a dict, or an instance of the Python type asked for. ``None`` when no
+        structured output was asked, the turn called tools, or the stream ended in error
+        (the raw text stays in ``content``). Not part of the saved JSON.
+        """
+        source = self._parsed_source
+        if source is None:
+            return self._parsed
+        return source.value if source.has_value else None
+
+    def set_parsed(self, value: Any) -> None:
+        """Fixes :attr:`parsed` (the final structured output)."""
+        self._parsed_source = None
+        self._parsed = value
+
+    def stream_parsed_from(self, merger: Any) -> None:
+        """Makes :attr:`parsed` follow ``merger`` (a ``JsonDeltaMerger``; ``None`` stops following)."""
+        self._parsed_source = merger
 
     @property
     def text(self) -> str:
@@ -553,7 +819,44 @@ class AssistantMessage:
         _put(out, "responseId", self.response_id)
         if self.logprobs is not None:
             out["logprobs"] = [item.to_dict() for item in self.logprobs]
+        if self.error is not None:
+            out["errorInfo"] = self.error.to_dict()
+        _put(out, "refusal", self.refusal)
+        if self.attempts:
+            out["attempts"] = [attempt.to_dict() for attempt in self.attempts]
+        if self.tags:
+            out["tags"] = dict(self.tags)
         return out
+
+    def raise_for_error(self) -> AssistantMessage:
+        """Raises the exception of this message's error kind; returns the message when it did not fail.
+
+        The exception (:class:`~alchemy.errors.RateLimitError`,
+        :class:`~alchemy.errors.ContextOverflowError`, ... all :class:`~alchemy.errors.ProviderError`)
+        has ``error_message`` as its text, the facts of ``error`` as attributes and this
+        message, with everything received before the failure, as ``partial``. A message
+        read from JSON without ``errorInfo`` is classified from its ``error_message``.
+        """
+        if self.stop_reason not in ("error", "aborted"):
+            return self
+        info = self.error
+        if info is None:
+            from .errors import ERROR_KINDS
+            from .overflow import classify_error
+
+            kind = "aborted" if self.stop_reason == "aborted" else classify_error(text=self.error_message)
+            info = ErrorInfo(kind=kind, retryable=ERROR_KINDS[kind].retryable)
+        raise info.exception_class(
+            self.error_message or "Unknown error",
+            kind=info.kind,
+            retryable=info.retryable,
+            retry_after=info.retry_after,
+            status=info.status,
+            code=info.code,
+            request_id=info.request_id,
+            provider_message=info.provider_message,
+            partial=self,
+        )
 
     @classmethod
     def from_dict(cls, data: object, path: str = "") -> AssistantMessage:
@@ -574,7 +877,27 @@ class AssistantMessage:
             timestamp=r.int_field("timestamp", required=False, default=now_ms()),
             response_id=r.text_field("responseId", required=False),
             logprobs=_logprobs(r.list_field("logprobs", required=False), r.at("logprobs")),
+            error=_error_info(r.data.get("errorInfo"), r.at("errorInfo")),
+            refusal=r.text_field("refusal", required=False),
+            attempts=tuple(
+                Attempt.from_dict(item, f"{r.at('attempts')}[{i}]")
+                for i, item in enumerate(r.list_field("attempts", required=False) or [])
+            ),
+            tags=_tags(r.obj_field("tags", required=False), r.at("tags")),
         )
+
+
+def _tags(data: dict[str, Any] | None, path: str) -> dict[str, str]:
+    if data is None:
+        return {}
+    for key, value in data.items():
+        if not isinstance(value, str):
+            raise ValueError(f"{path}.{key}: expected a string, got {_kind(value)}")
+    return dict(data)
+
+
+def _error_info(data: object, path: str) -> ErrorInfo | None:
+    return None if data is None else ErrorInfo.from_dict(data, path)
 
 
 def _logprobs(items: list[Any] | None, path: str) -> list[TokenLogprob] | None:
@@ -585,7 +908,10 @@ def _logprobs(items: list[Any] | None, path: str) -> list[TokenLogprob] | None:
 
 @dataclass(slots=True)
 class ToolResultMessage:
-    """The result of running a tool call. ``details`` is app data, never sent to a provider."""
+    """The result of running a tool call. ``details`` is app data, never sent to a provider.
+
+    ``content`` is a list of text and image blocks; a plain string is taken as one text block.
+    """
 
     tool_call_id: str
     tool_name: str
@@ -594,6 +920,16 @@ class ToolResultMessage:
     details: Any = None
     timestamp: int = field(default_factory=now_ms)
     role: ClassVar[Literal["toolResult"]] = "toolResult"
+
+    def __post_init__(self) -> None:
+        need_text("ToolResultMessage", "tool_call_id", self.tool_call_id)
+        need_text("ToolResultMessage", "tool_name", self.tool_name)
+        if isinstance(self.content, str):
+            self.content = [TextContent(self.content)]  # a plain string is the result's text
+        else:
+            _check_blocks("ToolResultMessage", self.content, _USER_BLOCK_TYPES)
+        need_bool("ToolResultMessage", "is_error", self.is_error)
+        need_count("ToolResultMessage", "timestamp", self.timestamp)
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -622,6 +958,7 @@ class ToolResultMessage:
 
 Message = Union[UserMessage, AssistantMessage, ToolResultMessage]
 _MESSAGES: dict[str, Any] = {"user": UserMessage, "assistant": AssistantMessage, "toolResult": ToolResultMessage}
+_MESSAGE_TYPES: tuple[type, ...] = (UserMessage, AssistantMessage, ToolResultMessage)
 
 
 def message_from_dict(data: object, path: str = "") -> Message:
@@ -640,19 +977,190 @@ def message_from_dict(data: object, path: str = "") -> Message:
 
 @dataclass(slots=True)
 class Tool:
-    """A tool the model may call; ``parameters`` is a JSON Schema object."""
+    """A tool the model may call; ``parameters`` is a JSON Schema object.
+
+    ``strict=True`` asks the API to constrain the arguments to the schema (strict
+    function calling), normalised as the API needs; an API or model without it
+    refuses the call. :meth:`from_function` and :meth:`from_model` build tools
+    from Python types (:mod:`alchemy.function_tools`).
+    """
 
     name: str
     description: str
     parameters: dict[str, Any] = field(default_factory=lambda: {"type": "object", "properties": {}})
+    strict: bool = False
+
+    def __post_init__(self) -> None:
+        need_text("Tool", "name", self.name, empty=False)
+        owner = f"Tool {self.name!r}"
+        need_text(owner, "description", self.description)
+        if not isinstance(self.parameters, dict):
+            hint = " (parse a JSON string first: json.loads(...))" if isinstance(self.parameters, (str, bytes)) else ""
+            fail_type(owner, "parameters", "a dict (a JSON Schema object)", self.parameters, hint)
+        need_json(owner, "parameters", self.parameters)
+        need_bool(owner, "strict", self.strict)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "description": self.description, "parameters": self.parameters}
+        out: dict[str, Any] = {"name": self.name, "description": self.description, "parameters": self.parameters}
+        if self.strict:
+            out["strict"] = True
+        return out
 
     @classmethod
     def from_dict(cls, data: object, path: str = "") -> Tool:
         r = _Reader(data, path)
-        return cls(r.text_field("name"), r.text_field("description", required=False) or "", r.obj_field("parameters") or {})
+        return cls(
+            r.text_field("name"),
+            r.text_field("description", required=False) or "",
+            r.obj_field("parameters") or {},
+            r.flag("strict"),
+        )
+
+    @classmethod
+    def from_function(
+        cls,
+        function: Callable[..., Any],
+        *,
+        name: str | None = None,
+        description: str | None = None,
+        strict: bool = False,
+    ) -> FunctionTool:
+        """A tool that runs ``function``, its schema from the type hints and docstring (see :func:`alchemy.tool`)."""
+        from .function_tools import FunctionTool
+
+        return FunctionTool.from_function(function, name=name, description=description, strict=strict)
+
+    @classmethod
+    def from_model(
+        cls,
+        model: type[Any],
+        function: Callable[..., Any] | None = None,
+        *,
+        name: str | None = None,
+        description: str | None = None,
+        strict: bool = False,
+    ) -> FunctionTool:
+        """A tool whose arguments are one ``model`` (a pydantic model, dataclass or TypedDict class);
+        ``function``, if given, receives the validated instance."""
+        from .function_tools import FunctionTool
+
+        return FunctionTool.from_model(model, function, name=name, description=description, strict=strict)
+
+
+CUSTOM_TOOL_INPUT = "input"
+"""The argument that holds a :class:`CustomTool` call's raw text (``{"input": "..."}``)."""
+
+BUILTIN_TOOLS: dict[str, dict[str, Any]] = {
+    "apply_patch": {
+        "type": "object",
+        "properties": {
+            "type": {"type": "string", "enum": ["create_file", "update_file", "delete_file"]},
+            "path": {"type": "string"},
+            "diff": {"type": "string", "description": "A V4A diff (not for delete_file)"},
+        },
+        "required": ["type", "path"],
+    },
+    "shell": {
+        "type": "object",
+        "properties": {
+            "commands": {"type": "array", "items": {"type": "string"}},
+            "timeout_ms": {"type": ["integer", "null"]},
+            "max_output_length": {"type": ["integer", "null"]},
+        },
+        "required": ["commands"],
+    },
+    "local_shell": {
+        "type": "object",
+        "properties": {
+            "type": {"type": "string", "enum": ["exec"]},
+            "command": {"type": "array", "items": {"type": "string"}},
+            "env": {"type": "object", "additionalProperties": {"type": "string"}},
+            "working_directory": {"type": ["string", "null"]},
+            "timeout_ms": {"type": ["integer", "null"]},
+            "user": {"type": ["string", "null"]},
+        },
+        "required": ["command"],
+    },
+}
+"""The client-executed built-in tools of OpenAI's Responses API, each with the schema of its
+call's arguments (the call's ``operation`` or ``action``); other APIs see them as functions of it."""
+
+
+def _custom_input_schema() -> dict[str, Any]:
+    return {"type": "object", "properties": {CUSTOM_TOOL_INPUT: {"type": "string"}}, "required": [CUSTOM_TOOL_INPUT]}
+
+
+@dataclass(slots=True)
+class CustomTool(Tool):
+    """A tool whose input is free text, optionally constrained by a grammar, instead of JSON.
+
+    OpenAI's Responses API sends it as a ``custom`` tool; ``format`` is ``None`` (free
+    text) or ``{"type": "grammar", "syntax": "lark" | "regex", "definition": "..."}``.
+    Its calls carry the text as ``arguments["input"]`` (:data:`CUSTOM_TOOL_INPUT`); other
+    APIs see a function with that one string parameter, so a conversation moves on.
+    """
+
+    parameters: dict[str, Any] = field(default_factory=_custom_input_schema)
+    format: dict[str, Any] | None = None
+
+    def __post_init__(self) -> None:
+        Tool.__post_init__(self)
+        fmt = self.format
+        if fmt is None:
+            return
+        owner = f"CustomTool {self.name!r}"
+        if not isinstance(fmt, dict):
+            fail_type(owner, "format", 'None or a dict such as {"type": "grammar", ...}', fmt)
+        kind = fmt.get("type")
+        if kind == "grammar":
+            if fmt.get("syntax") not in ("lark", "regex"):
+                fail_value(owner, "format['syntax']", "'lark' or 'regex'", fmt.get("syntax"))
+            need_text(owner, "format['definition']", fmt.get("definition"), empty=False)
+        elif kind != "text":
+            fail_value(owner, "format['type']", "'text' or 'grammar'", kind)
+
+    def to_dict(self) -> dict[str, Any]:
+        out = Tool.to_dict(self)
+        out["custom"] = {"format": self.format}
+        return out
+
+
+@dataclass(slots=True)
+class BuiltinTool(Tool):
+    """One of OpenAI's client-executed built-in tools (:data:`BUILTIN_TOOLS`): ``apply_patch``,
+    ``shell`` or ``local_shell``, named by ``name``.
+
+    The Responses API sends ``{"type": name}``; the call's ``arguments`` are its
+    ``operation`` (apply_patch) or ``action`` (shell, local_shell), and its result goes
+    back as the matching ``*_output`` item. Other APIs see a function with the schema
+    of those arguments.
+    """
+
+    description: str = ""
+    parameters: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.name not in BUILTIN_TOOLS:
+            fail_value("BuiltinTool", "name", f"one of {sorted(BUILTIN_TOOLS)}", self.name)
+        if not self.parameters:
+            self.parameters = orjson.loads(orjson.dumps(BUILTIN_TOOLS[self.name]))  # the caller's own copy
+        Tool.__post_init__(self)
+
+    def to_dict(self) -> dict[str, Any]:
+        out = Tool.to_dict(self)
+        out["builtin"] = True
+        return out
+
+
+def _tool_from_dict(data: object, path: str) -> Tool:
+    """A saved tool: a :class:`CustomTool` or :class:`BuiltinTool` when marked so, else a :class:`Tool`."""
+    tool = Tool.from_dict(data, path)
+    if isinstance(data, dict) and data.get("builtin") is True:
+        return BuiltinTool(tool.name, tool.description, tool.parameters, tool.strict)
+    custom = data.get("custom") if isinstance(data, dict) else None
+    if isinstance(custom, dict):
+        return CustomTool(tool.name, tool.description, tool.parameters, tool.strict, custom.get("format"))
+    return tool
 
 
 @dataclass(slots=True)
@@ -662,6 +1170,9 @@ class Context:
     system_prompt: str | None = None
     messages: list[Message] = field(default_factory=list)
     tools: list[Tool] | None = None
+
+    def __post_init__(self) -> None:
+        check_context(self)
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {}
@@ -680,24 +1191,90 @@ class Context:
             messages=[message_from_dict(m, f"{r.at('messages')}[{i}]") for i, m in enumerate(r.list_field("messages") or [])],
             tools=None
             if raw_tools is None
-            else [Tool.from_dict(t, f"{r.at('tools')}[{i}]") for i, t in enumerate(raw_tools)],
+            else [_tool_from_dict(t, f"{r.at('tools')}[{i}]") for i, t in enumerate(raw_tools)],
         )
 
-    def to_json(self, *, indent: bool = False) -> bytes:
-        """The context as JSON bytes (pi-ai's shape)."""
-        return orjson.dumps(self.to_dict(), option=orjson.OPT_INDENT_2 if indent else 0)
+    def to_json(self, *, indent: bool = False) -> str:
+        """The context as JSON text (pi-ai's shape), ready for ``Path.write_text``; a lone
+        surrogate is written as ``JSON.stringify`` writes it (``"\\ud83d"``), see
+        :mod:`alchemy._context_json`. :meth:`from_json` reads it back, as ``str`` or ``bytes``."""
+        data = self.to_dict()
+        try:
+            return orjson.dumps(data, option=orjson.OPT_INDENT_2 if indent else 0).decode()
+        except orjson.JSONEncodeError:
+            written = dumps_like_javascript(data, indent=indent)
+            if written is None:
+                raise
+            return written.decode()
 
     @classmethod
     def from_json(cls, data: str | bytes) -> Context:
-        """Loads a context saved by alchemy or pi-ai; bad JSON or fields raise ``ValueError``."""
+        """Loads a context saved by alchemy or pi-ai; bad JSON or fields raise ``ValueError``.
+
+        Lone surrogate escapes (pi-ai sessions can hold them) are read as ``JSON.parse`` does.
+        """
+        if not isinstance(data, (str, bytes, bytearray, memoryview)):
+            fail_type("Context.from_json()", "data", "JSON as str or bytes", data)
         try:
             parsed = orjson.loads(data)
         except orjson.JSONDecodeError as exc:
-            raise ValueError(f"<root>: not valid JSON ({exc})") from exc
+            parsed = loads_like_javascript(data)
+            if parsed is NOT_JSON:
+                raise ValueError(f"<root>: not valid JSON ({exc})") from exc
         return cls.from_dict(parsed)
 
 
+def check_context(context: Context) -> None:
+    """The shape of a conversation: its system prompt, message types and tools (names unique).
+
+    Runs when a ``Context`` is built and again at every call, since a context is
+    mutable (``context.messages.append(...)``); each message checked its own content
+    when it was built. Shallow, so it costs one type test per message.
+    """
+    need_text("Context", "system_prompt", context.system_prompt, optional=True)
+    messages = context.messages
+    if not isinstance(messages, list):
+        fail_type("Context", "messages", "a list of messages", messages)
+    for i, message in enumerate(messages):
+        if not isinstance(message, _MESSAGE_TYPES):
+            if isinstance(message, str):
+                hint = " (wrap it: UserMessage(text))"
+            elif isinstance(message, dict):
+                hint = " (read pi-ai JSON with Context.from_dict or message_from_dict)"
+            else:
+                hint = ""
+            fail_type("Context", f"messages[{i}]", "a UserMessage, AssistantMessage or ToolResultMessage", message, hint)
+    tools = context.tools
+    if tools is None:
+        return
+    if not isinstance(tools, list):
+        fail_type("Context", "tools", "a list of alchemy.Tool or None", tools)
+    names: set[str] = set()
+    for i, tool in enumerate(tools):
+        need_instance("Context", f"tools[{i}]", tool, Tool)
+        if tool.name in names:
+            fail_value("Context", f"tools[{i}].name", "unique (another tool has this name)", tool.name)
+        names.add(tool.name)
+
+
 # --------------------------------------------------------------------------- models
+
+
+def _check_prices(owner: str, prices: CostTier | ModelCost) -> None:
+    """Prices are finite numbers >= 0 (USD per million tokens) or ``None`` (unknown)."""
+    a, b, c, d, e = prices.input, prices.output, prices.cache_read, prices.cache_write, prices.reasoning
+    if not (  # the registry builds one per model: plain tests first
+        (a is None or (type(a) in _PRICE_TYPES and 0 <= a < math.inf))
+        and (b is None or (type(b) in _PRICE_TYPES and 0 <= b < math.inf))
+        and (c is None or (type(c) in _PRICE_TYPES and 0 <= c < math.inf))
+        and (d is None or (type(d) in _PRICE_TYPES and 0 <= d < math.inf))
+        and (e is None or (type(e) in _PRICE_TYPES and 0 <= e < math.inf))
+    ):
+        for name in ("input", "output", "cache_read", "cache_write", "reasoning"):
+            need_number(owner, name, getattr(prices, name), minimum=0, optional=True)
+
+
+_PRICE_TYPES: tuple[type, ...] = (float, int)
 
 
 @dataclass(slots=True, frozen=True)
@@ -711,6 +1288,10 @@ class CostTier:
     cache_write: float | None = None
     reasoning: float | None = None
 
+    def __post_init__(self) -> None:
+        need_count("CostTier", "threshold", self.threshold)
+        _check_prices("CostTier", self)
+
 
 @dataclass(slots=True, frozen=True)
 class ModelCost:
@@ -722,6 +1303,13 @@ class ModelCost:
     cache_write: float | None = None
     reasoning: float | None = None
     tiers: tuple[CostTier, ...] = ()
+
+    def __post_init__(self) -> None:
+        _check_prices("ModelCost", self)
+        if type(self.tiers) is not tuple:
+            fail_type("ModelCost", "tiers", "a tuple of CostTier", self.tiers)
+        for i, tier in enumerate(self.tiers):
+            need_instance("ModelCost", f"tiers[{i}]", tier, CostTier)
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -842,11 +1430,82 @@ class Model:
     reasoning_options: tuple[dict[str, Any], ...] = ()
 
     def __post_init__(self) -> None:
+        # The registry builds every model it lists: plain type tests first, the named
+        # checks (with their messages) only when one fails.
+        if not (
+            type(self.id) is str
+            and self.id
+            and type(self.name) is str
+            and type(self.api) is str
+            and self.api
+            and type(self.provider) is str
+            and type(self.base_url) is str
+            and type(self.reasoning) is bool
+            and type(self.input) is tuple
+            and type(self.cost) is ModelCost
+            and type(self.context_window) is int
+            and self.context_window >= 0
+            and type(self.max_tokens) is int
+            and self.max_tokens >= 0
+            and type(self.max_input_tokens) is int
+            and self.max_input_tokens >= 0
+            and (self.headers is None or type(self.headers) is dict)
+            and (self.compat is None or type(self.compat) is dict)
+            and (self.capabilities is None or type(self.capabilities) is ModelCapabilities)
+            and type(self.env_keys) is tuple
+            and (self.interleaved is None or type(self.interleaved) in (bool, str))
+        ):
+            self._check()
+        else:
+            self._check_items()
         self.input = tuple(self.input)
+        self.env_keys = tuple(self.env_keys)
         if self.capabilities is None:
             self.capabilities = ModelCapabilities(
                 supports_vision="image" in self.input, supports_reasoning=self.reasoning
             )
+
+    def _check_items(self) -> None:
+        """What the fast test leaves open: the base URL, items of tuples and dicts, optional strings."""
+        check_base_url("Model", "base_url", self.base_url)
+        for item in self.input + self.env_keys:
+            if type(item) is not str:
+                self._check()
+        if self.headers:
+            need_mapping_of_text("Model", "headers", self.headers)
+        if not (
+            (self.vendor is None or type(self.vendor) is str)
+            and (self.family is None or type(self.family) is str)
+            and (self.status is None or type(self.status) is str)
+            and (self.knowledge is None or type(self.knowledge) is str)
+            and (self.release_date is None or type(self.release_date) is str)
+            and (self.last_updated is None or type(self.last_updated) is str)
+            and (self.open_weights is None or type(self.open_weights) is bool)
+        ):
+            self._check()
+
+    def _check(self) -> None:
+        need_text("Model", "id", self.id, empty=False)
+        need_text("Model", "name", self.name)
+        need_text("Model", "api", self.api, empty=False)
+        need_text("Model", "provider", self.provider)
+        check_base_url("Model", "base_url", self.base_url)
+        need_bool("Model", "reasoning", self.reasoning)
+        _check_names("Model", "input", self.input, "('text', 'image')")
+        need_instance("Model", "cost", self.cost, ModelCost)
+        need_count("Model", "context_window", self.context_window)
+        need_count("Model", "max_tokens", self.max_tokens)
+        need_count("Model", "max_input_tokens", self.max_input_tokens)
+        need_mapping_of_text("Model", "headers", self.headers, optional=True)
+        if self.compat is not None and not isinstance(self.compat, dict):
+            fail_type("Model", "compat", "a dict or None", self.compat)
+        need_instance("Model", "capabilities", self.capabilities, ModelCapabilities, optional=True)
+        _check_names("Model", "env_keys", self.env_keys, "('OPENAI_API_KEY',)")
+        for name in ("vendor", "knowledge", "release_date", "last_updated", "status", "family"):
+            need_text("Model", name, getattr(self, name), optional=True)
+        need_bool("Model", "open_weights", self.open_weights, optional=True)
+        if not (self.interleaved is None or isinstance(self.interleaved, (bool, str))):
+            fail_type("Model", "interleaved", "True, False, a field name or None", self.interleaved)
 
     @property
     def caps(self) -> ModelCapabilities:
@@ -862,6 +1521,20 @@ class Model:
     def key(self) -> str:
         """``provider/id``, the form ``get_model`` accepts."""
         return f"{self.provider}/{self.id}"
+
+    def __repr__(self) -> str:
+        """The dataclass repr, with the values of credential headers (``Authorization``, ...) hidden."""
+        from dataclasses import fields
+
+        from .request import REDACTED, is_secret_header_name
+
+        shown = []
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if f.name == "headers" and value:
+                value = {name: REDACTED if is_secret_header_name(name) else item for name, item in value.items()}
+            shown.append(f"{f.name}={value!r}")
+        return f"Model({', '.join(shown)})"
 
     @property
     def path(self) -> str:
@@ -911,6 +1584,34 @@ class Model:
             headers=r.obj_field("headers", required=False),
             compat=_snake_keys(r.obj_field("compat", required=False)),
         )
+
+
+def check_base_url(owner: str, name: str, url: object) -> None:
+    """An ``http://`` or ``https://`` URL with a host; ``""`` (the provider builds the URL)
+    and a URL that starts with a ``${VAR}`` placeholder are checked once filled."""
+    if not isinstance(url, str):
+        fail_type(owner, name, "a str", url)
+    if not url or url.startswith("${"):
+        return
+    head = url[:8].lower()
+    if head == "https://":
+        host = url[8:9]
+    elif head.startswith("http://"):
+        host = url[7:8]
+    else:
+        hint = " (start it with http:// or https://)" if "://" not in url else ""
+        fail_value(owner, name, "an http:// or https:// URL", url, hint)
+    if host in ("", "/"):
+        fail_value(owner, name, "a URL with a host", url)
+
+
+def _check_names(owner: str, name: str, value: object, example: str) -> None:
+    """A tuple (or list) of strings; a lone string is the classic slip, named as such."""
+    if isinstance(value, str) or not isinstance(value, (tuple, list)):
+        fail_type(owner, name, f"a tuple of str such as {example}", value)
+    for i, item in enumerate(value):
+        if not isinstance(item, str):
+            fail_type(owner, f"{name}[{i}]", "a str", item)
 
 
 def _camel(name: str) -> str:

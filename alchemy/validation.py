@@ -45,7 +45,13 @@ if TYPE_CHECKING:
     from jsonschema.exceptions import ValidationError
     from jsonschema.protocols import Validator
 
-__all__ = ["coerce_arguments", "validate_tool_arguments", "validate_tool_call"]
+__all__ = [
+    "coerce_arguments",
+    "tool_argument_error",
+    "unknown_tool_error",
+    "validate_tool_arguments",
+    "validate_tool_call",
+]
 
 _NUMERIC = re.compile(r"\s*[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?\s*")
 _MAX_REF_DEPTH = 32
@@ -333,6 +339,13 @@ def _format_failure(tool_name: str, errors: tuple[tuple[str, str], ...], argumen
     return "\n".join(lines)
 
 
+def tool_argument_error(tool_name: str, errors: tuple[tuple[str, str], ...], arguments: Any) -> ToolValidationError:
+    """The :class:`ToolValidationError` for ``errors`` (``(path, reason)`` pairs), worded for the model."""
+    return ToolValidationError(
+        _format_failure(tool_name, errors, arguments), tool_name=tool_name, errors=errors, arguments=arguments
+    )
+
+
 def validate_tool_arguments(tool: Tool, tool_call: ToolCall) -> dict[str, Any]:
     """Validates ``tool_call``'s arguments against ``tool``; returns the coerced copy."""
     arguments = tool_call.arguments
@@ -349,11 +362,20 @@ def validate_tool_arguments(tool: Tool, tool_call: ToolCall) -> dict[str, Any]:
     if not failures and not isinstance(coerced, dict):
         failures = (("(root)", "arguments must be a JSON object"),)
     if failures:
-        raise ToolValidationError(
-            _format_failure(tool.name, failures, arguments), tool_name=tool.name, errors=failures, arguments=arguments
-        )
+        raise tool_argument_error(tool.name, failures, arguments)
     result: dict[str, Any] = coerced
     return result
+
+
+def _check_arguments(tools: object, tool_call: object) -> None:
+    if isinstance(tools, (str, bytes, Tool)) or not isinstance(tools, Sequence):
+        hint = " (put it in a list: [tool])" if isinstance(tools, Tool) else ""
+        raise TypeError(f"validate_tool_call() tools must be a list of alchemy.Tool, got {type(tools).__name__}{hint}")
+    for i, tool in enumerate(tools):
+        if not isinstance(tool, Tool):
+            raise TypeError(f"validate_tool_call() tools[{i}] must be an alchemy.Tool, got {type(tool).__name__}")
+    if not isinstance(tool_call, ToolCall):
+        raise TypeError(f"validate_tool_call() tool_call must be an alchemy.ToolCall, got {type(tool_call).__name__}")
 
 
 def validate_tool_call(tools: Sequence[Tool], tool_call: ToolCall) -> dict[str, Any]:
@@ -363,15 +385,22 @@ def validate_tool_call(tools: Sequence[Tool], tool_call: ToolCall) -> dict[str, 
     :class:`ToolValidationError` when no tool has the call's name or the arguments do
     not match; its message names the tool, lists each failing path with the reason
     and shows the arguments received. A tool whose schema is not valid JSON Schema
-    raises ``ValueError`` (a programmer error, not the model's).
+    raises ``ValueError`` (a programmer error, not the model's), and so do arguments of the
+    wrong type (``TypeError`` naming them).
     """
+    _check_arguments(tools, tool_call)
     for tool in tools:
         if tool.name == tool_call.name:
             return validate_tool_arguments(tool, tool_call)
+    raise unknown_tool_error(tools, tool_call)
+
+
+def unknown_tool_error(tools: Sequence[Tool], tool_call: ToolCall) -> ToolValidationError:
+    """The :class:`ToolValidationError` for a call naming none of ``tools``, worded for the model."""
     available = ", ".join(f'"{t.name}"' for t in tools) or "none"
     reason = f"no tool has this name (available tools: {available})"
     message = (
         f'Unknown tool "{tool_call.name}": {reason}.\n\nReceived arguments:\n{_dump_received(tool_call.arguments)}'
     )
     errors = (("(root)", reason),)
-    raise ToolValidationError(message, tool_name=tool_call.name, errors=errors, arguments=tool_call.arguments)
+    return ToolValidationError(message, tool_name=tool_call.name, errors=errors, arguments=tool_call.arguments)

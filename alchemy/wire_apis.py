@@ -4,11 +4,12 @@ A *wire API* is one request and stream format (``model.api``): OpenAI Chat
 Completions, Anthropic Messages, Bedrock ConverseStream, ... Each row says how
 errors name the service, how its stream is framed, where a request goes relative
 to the provider's base URL, which tool-call ids it accepts, which models.dev
-providers run it as their own service, and which object implements it. The API
+providers run it as their own service, what a request authenticates with (so
+whether a missing key raises at the call), and which object implements it. The API
 registry (:mod:`alchemy.api_registry`), the providers' ``api`` and ``label``, the
 tool-call id rules (:mod:`alchemy.tool_ids`), the model-data converter, the
 replay server's framings and recordings (:mod:`alchemy.testing`) and the CLI all
-read this table; ``tests/test_wire_apis.py`` checks that every one of them agrees.
+read this table; ``tests/options/test_wire_apis.py`` checks that every one of them agrees.
 
 An API a user registers with :func:`alchemy.register_api` needs no row here.
 """
@@ -24,6 +25,7 @@ __all__ = [
     "ANTHROPIC_MESSAGES",
     "AZURE_OPENAI_RESPONSES",
     "BEDROCK_CONVERSE_STREAM",
+    "COHERE_CHAT",
     "FOREIGN_TOOL_ID_FORMATS",
     "GOOGLE_GENERATIVE_AI",
     "GOOGLE_VERTEX",
@@ -31,6 +33,7 @@ __all__ = [
     "OPENAI_COMPLETIONS",
     "OPENAI_RESPONSES",
     "WIRE_APIS",
+    "Credentials",
     "Framing",
     "ToolIdFormat",
     "WireApi",
@@ -40,11 +43,17 @@ __all__ = [
 Framing = Literal["sse", "aws-eventstream"]
 """How a response body is cut into events: server-sent events, or AWS's binary event stream."""
 
+Credentials = Literal["api-key", "api-key-or-local", "api-key-or-chain"]
+"""What a request authenticates with, and so whether a missing key raises at the call:
+``api-key`` always needs one; ``api-key-or-local`` needs one unless the base URL is on
+this machine (a local server); ``api-key-or-chain`` takes a key or a credential chain
+that needs I/O to resolve (Vertex ADC, Bedrock SigV4), so its failures end the stream."""
+
 ToolIdFormat = Literal["openai-completions", "openai-responses", "anthropic", "mistral"]
 """The tool-call ids an API accepts (the rules live in :mod:`alchemy.tool_ids`):
 ``openai-completions`` at most 40 of ``[A-Za-z0-9_-]``; ``openai-responses`` a
 ``call_id|fc_item`` pair; ``anthropic`` at most 64 of ``[A-Za-z0-9_-]`` (also Bedrock
-and Gemini); ``mistral`` exactly nine alphanumerics."""
+Gemini and Cohere); ``mistral`` exactly nine alphanumerics."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +78,8 @@ class WireApi:
     wire_format: str
     """The API whose request body and stream this one shares: its own name, or for a
     service that only addresses and authenticates differently, the original's."""
+    credentials: Credentials = "api-key"
+    """What a request authenticates with (see :data:`Credentials`)."""
 
 
 OPENAI_COMPLETIONS = WireApi(
@@ -80,6 +91,7 @@ OPENAI_COMPLETIONS = WireApi(
     provider="alchemy.providers.openai_completions:provider",
     providers=(),
     wire_format="openai-completions",
+    credentials="api-key-or-local",
 )
 OPENAI_RESPONSES = WireApi(
     name="openai-responses",
@@ -120,6 +132,7 @@ BEDROCK_CONVERSE_STREAM = WireApi(
     provider="alchemy.providers.bedrock_converse_stream:provider",
     providers=("amazon-bedrock",),
     wire_format="bedrock-converse-stream",
+    credentials="api-key-or-chain",
 )
 MISTRAL_CONVERSATIONS = WireApi(
     name="mistral-conversations",
@@ -153,6 +166,17 @@ GOOGLE_VERTEX = WireApi(
     provider="alchemy.providers.google_vertex:provider",
     providers=("google-vertex",),
     wire_format="google-generative-ai",
+    credentials="api-key-or-chain",
+)
+COHERE_CHAT = WireApi(
+    name="cohere-chat",
+    label="Cohere",
+    framing="sse",
+    path="/v2/chat",
+    tool_id_format="anthropic",
+    provider="alchemy.providers.cohere_chat:provider",
+    providers=("cohere",),
+    wire_format="cohere-chat",
 )
 
 WIRE_APIS: Mapping[str, WireApi] = MappingProxyType(
@@ -167,6 +191,7 @@ WIRE_APIS: Mapping[str, WireApi] = MappingProxyType(
             MISTRAL_CONVERSATIONS,
             GOOGLE_GENERATIVE_AI,
             GOOGLE_VERTEX,
+            COHERE_CHAT,
         )
     }
 )

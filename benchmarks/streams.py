@@ -67,8 +67,10 @@ def write_recording(folder: Path, name: str, payloads: Iterable[Any]) -> Path:
 
 
 @contextlib.contextmanager
-def replay_process(recording: Path, api: str, *, chunking: str = "event") -> Iterator[str]:
+def replay_process(recording: Path, api: str, *, chunking: str = "event", delay: float = 0.0) -> Iterator[str]:
     """Serves ``recording`` on every route from ``python -m alchemy.testing serve``; yields its base URL.
+
+    ``delay`` is the pause (seconds) between the server's writes, for long-lived streams.
 
     The first line the server prints holds its base URL. The process is terminated
     (then killed after 5 s) when the block ends.
@@ -84,6 +86,8 @@ def replay_process(recording: Path, api: str, *, chunking: str = "event") -> Ite
         api,
         "--chunking",
         chunking,
+        "--delay",
+        str(delay),
     ]
     env = dict(os.environ, PYTHONUNBUFFERED="1")
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env)

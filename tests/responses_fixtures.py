@@ -3,9 +3,12 @@
 Every expectation here is computed from the fixture's own JSON, independently of the
 provider's parser: the items of ``response.output_item.done`` events give the blocks
 (reasoning -> thinking with the item as signature, message -> text with its id and
-phase, function_call -> a tool call ``call_id|id`` with parsed arguments; any other
-item type is server-side and leaves no block), the terminal response gives the
-usage, the stop reason and the response id.
+phase, function_call -> a tool call ``call_id|id`` with parsed arguments; the
+client-executed custom and built-in tool calls -> a tool call with ``{"input": text}``
+or the item's ``operation`` / ``action``; any other item type is server-side and
+leaves no block: so are custom calls of tools the response does not echo as custom
+(xAI's search tools) and shell calls in a hosted container), the terminal response
+gives the usage, the stop reason and the response id.
 
 Some fixtures hold several responses (an agent loop recorded request after request);
 :func:`segments` splits them at each ``response.created``.
@@ -133,15 +136,39 @@ def _streamed(text: str, deltas: list[str]) -> str:
     return text if text.startswith(joined) else joined
 
 
+_BUILTIN_CALLS = {"apply_patch_call": ("apply_patch", "operation"), "shell_call": ("shell", "action"),
+                  "local_shell_call": ("local_shell", "action")}  # fmt: skip
+
+
+def _client_call(item: dict[str, Any], custom_names: set[str] | None) -> tuple[str, Any] | None:
+    """The tool call a custom or built-in call item gives, or ``None`` when the server ran it."""
+    call_id = f"{item.get('call_id')}|{item.get('id')}"
+    if item["type"] == "custom_tool_call":
+        if custom_names is not None and item["name"] not in custom_names:
+            return None
+        return ("toolCall", (call_id, item["name"], {"input": item.get("input") or ""}))
+    if item["type"] in _BUILTIN_CALLS:
+        environment = item.get("environment") or {}
+        if environment.get("type") not in (None, "local"):
+            return None
+        name, field_name = _BUILTIN_CALLS[item["type"]]
+        return ("toolCall", (call_id, name, item.get(field_name) or {}))
+    return None
+
+
 def expected_from(events: list[dict[str, Any]]) -> Expected:
     expected = Expected()
     text_deltas: dict[str, list[str]] = {}
+    custom_names: set[str] | None = None
     for event in events:
         kind = event.get("type")
         if kind in ("response.output_text.delta", "response.refusal.delta"):
             text_deltas.setdefault(event.get("item_id", ""), []).append(event["delta"])
         if kind == "response.created":
             expected.response_id = event["response"]["id"]
+            tools = event["response"].get("tools")
+            if isinstance(tools, list):
+                custom_names = {tool.get("name") for tool in tools if tool.get("type") == "custom"}
         elif kind == "response.output_item.done":
             item = event["item"]
             item_type = item["type"]
@@ -157,6 +184,8 @@ def expected_from(events: list[dict[str, Any]]) -> Expected:
             elif item_type == "function_call":
                 arguments = orjson.loads(item["arguments"]) if item.get("arguments") else {}
                 expected.blocks.append(("toolCall", (f"{item['call_id']}|{item['id']}", item["name"], arguments)))
+            elif (call := _client_call(item, custom_names)) is not None:
+                expected.blocks.append(call)
             else:
                 expected.skipped.append(item_type)
         elif kind == "response.completed":

@@ -20,6 +20,8 @@ import sys
 import warnings
 from typing import TYPE_CHECKING, Literal
 
+from ._limits import MAX_JSON_DEPTH
+
 __all__ = [
     "COMPILED_IMPORT_ERROR",
     "EventBuffer",
@@ -27,6 +29,7 @@ __all__ = [
     "EventStreamMessage",
     "IMPLEMENTATION",
     "JsonDeltaMerger",
+    "MAX_JSON_DEPTH",
     "PURE_PYTHON_REQUESTED",
     "SSEDecoder",
     "ServerSentEvent",

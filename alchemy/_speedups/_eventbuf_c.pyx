@@ -19,7 +19,6 @@ cimport cython
 from cpython.list cimport PyList_GET_ITEM, PyList_GET_SIZE
 from cpython.ref cimport Py_DECREF, Py_REFCNT, PyObject
 
-import asyncio
 import sys
 from types import GenericAlias
 
@@ -34,6 +33,14 @@ cdef str _NO_SOURCE = "EventBuffer: the queue is empty and no {kind} source is a
 cdef str _READER_BUSY = "EventBuffer: another coroutine is already waiting in wait_readable()"
 cdef str _WRITER_BUSY = "EventBuffer: another coroutine is already waiting in wait_writable()"
 cdef str _NOT_FINISHED = "EventBuffer: result() called before the buffer was ended"
+
+def _new_waiter():
+    """A future on the running loop. asyncio is imported here, at the first wait, so the
+    sync path (``import alchemy``, ``for event in stream``) never loads it."""
+    import asyncio
+
+    return asyncio.get_running_loop().create_future()
+
 
 # Popped slots are dropped from the front of the list once at least this many
 # have accumulated and they make up half the list (amortized O(1) per event).
@@ -264,7 +271,7 @@ cdef class EventBuffer:
             return
         if self._writer is not None:
             raise RuntimeError(_WRITER_BUSY)
-        waiter = asyncio.get_running_loop().create_future()
+        waiter = _new_waiter()
         self._writer = waiter
         try:
             await waiter
@@ -394,7 +401,7 @@ cdef class EventBuffer:
             return
         if self._reader is not None:
             raise RuntimeError(_READER_BUSY)
-        waiter = asyncio.get_running_loop().create_future()
+        waiter = _new_waiter()
         self._reader = waiter
         try:
             await waiter

@@ -46,10 +46,12 @@ Rules both twins follow exactly:
 
 from __future__ import annotations
 
-import asyncio
 from collections import deque
 from collections.abc import Awaitable, Callable, Iterable
-from typing import Any, Final, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Final, Generic, TypeVar
+
+if TYPE_CHECKING:
+    import asyncio
 
 __all__ = ["DEFAULT_MAXSIZE", "EventBuffer"]
 
@@ -63,6 +65,14 @@ _NO_SOURCE: Final = "EventBuffer: the queue is empty and no {kind} source is att
 _READER_BUSY: Final = "EventBuffer: another coroutine is already waiting in wait_readable()"
 _WRITER_BUSY: Final = "EventBuffer: another coroutine is already waiting in wait_writable()"
 _NOT_FINISHED: Final = "EventBuffer: result() called before the buffer was ended"
+
+
+def _new_waiter() -> asyncio.Future[None]:
+    """A future on the running loop. asyncio is imported here, at the first wait, so the
+    sync path (``import alchemy``, ``for event in stream``) never loads it."""
+    import asyncio
+
+    return asyncio.get_running_loop().create_future()
 
 
 def _check_maxsize(maxsize: object) -> int:
@@ -162,7 +172,7 @@ class EventBuffer(Generic[T]):
             return
         if self._writer is not None:
             raise RuntimeError(_WRITER_BUSY)
-        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        waiter = _new_waiter()
         self._writer = waiter
         try:
             await waiter
@@ -274,7 +284,7 @@ class EventBuffer(Generic[T]):
             return
         if self._reader is not None:
             raise RuntimeError(_READER_BUSY)
-        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        waiter = _new_waiter()
         self._reader = waiter
         try:
             await waiter

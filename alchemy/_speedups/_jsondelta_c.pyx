@@ -26,7 +26,11 @@ from libc.string cimport memcpy, strlen
 
 import sys
 
+from ._limits import MAX_JSON_DEPTH
+
 __all__ = ["JsonDeltaMerger", "parse_partial_json"]
+
+cdef Py_ssize_t _MAX_DEPTH = MAX_JSON_DEPTH
 
 cdef extern from *:
     """
@@ -132,6 +136,13 @@ cdef str _integer_too_long(Py_ssize_t position, Py_ssize_t limit):
     )
 
 
+cdef str _nested_too_deep(Py_ssize_t position):
+    return (
+        f"arrays and objects nest deeper than {MAX_JSON_DEPTH} levels at offset {position} "
+        "(the limit is alchemy.json.MAX_JSON_DEPTH)"
+    )
+
+
 cdef Py_ssize_t _int_digit_limit() except -1:
     if _get_int_max_str_digits is None:
         return 0
@@ -221,6 +232,7 @@ cdef class JsonDeltaMerger:
     cdef object _value
     cdef bint _value_valid
     cdef object _error
+    cdef bint _too_deep
 
     def __cinit__(self):
         self._sbuf = NULL
@@ -259,6 +271,7 @@ cdef class JsonDeltaMerger:
         self._value = None
         self._value_valid = True
         self._error = None
+        self._too_deep = False
 
     def __dealloc__(self):
         PyMem_Free(self._sbuf)
@@ -325,6 +338,11 @@ cdef class JsonDeltaMerger:
         """``None``, or why the text can no longer be the prefix of a JSON document."""
         return self._error
 
+    @property
+    def too_deep(self):
+        """Whether parsing stopped because arrays and objects nest deeper than ``MAX_JSON_DEPTH``."""
+        return self._too_deep
+
     def __repr__(self):
         state = "error" if self._error is not None else ("complete" if self._is_complete() else "partial")
         return f"<JsonDeltaMerger {state}, {self._offset} characters>"
@@ -390,10 +408,14 @@ cdef class JsonDeltaMerger:
             self._start_string(False)
             return index + 1
         if char == 123:  # {
+            if PyList_GET_SIZE(self._stack) >= _MAX_DEPTH:
+                return self._fail_too_deep(index)
             self._open({}, True)
             self._mode = _KEY_OR_CLOSE
             return index + 1
         if char == 91:  # [
+            if PyList_GET_SIZE(self._stack) >= _MAX_DEPTH:
+                return self._fail_too_deep(index)
             self._open([], False)
             self._mode = _VALUE_OR_CLOSE
             return index + 1
@@ -411,6 +433,10 @@ cdef class JsonDeltaMerger:
             self._literal_matched = 1
             return index + 1
         return self._fail(_unexpected(char, self._offset + index, expected))
+
+    cdef Py_ssize_t _fail_too_deep(self, Py_ssize_t index) except -2:
+        self._too_deep = True
+        return self._fail(_nested_too_deep(self._offset + index))
 
     cdef int _open(self, container, bint is_object) except -1:
         if self._top is None:

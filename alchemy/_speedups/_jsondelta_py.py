@@ -22,7 +22,11 @@ The best-effort policy (identical in the compiled twin):
 * an unfinished literal is completed (``tr`` -> True, ``n`` -> None);
 * once the text can no longer be the prefix of a JSON document, ``error`` holds a
   message, ``value`` stays the value of the longest valid prefix, and later
-  fragments are recorded in ``text`` but not parsed.
+  fragments are recorded in ``text`` but not parsed;
+* arrays and objects nest at most :data:`~alchemy._speedups._limits.MAX_JSON_DEPTH`
+  (128) deep: opening one more is an error like any other (``too_deep`` tells it
+  apart), so ``value`` never nests deeper than that, and a hostile 100,000-deep
+  document costs the same as a flat one.
 
 A complete document gives exactly ``json.loads(text)``: big integers, floats
 (parsed by ``float``), escapes and surrogate pairs decode the same, and a lone
@@ -41,6 +45,8 @@ from __future__ import annotations
 import re
 import sys
 from typing import Any, Final, Union
+
+from ._limits import MAX_JSON_DEPTH
 
 __all__ = ["JsonDeltaMerger", "parse_partial_json"]
 
@@ -125,6 +131,13 @@ def _integer_too_long(position: int, limit: int) -> str:
     )
 
 
+def _nested_too_deep(position: int) -> str:
+    return (
+        f"arrays and objects nest deeper than {MAX_JSON_DEPTH} levels at offset {position} "
+        "(the limit is alchemy.json.MAX_JSON_DEPTH)"
+    )
+
+
 def _int_digit_limit() -> int:
     """The interpreter's int conversion limit (0: none; Python 3.10 has none)."""
     getter = getattr(sys, "get_int_max_str_digits", None)
@@ -168,6 +181,7 @@ class JsonDeltaMerger:
         "_value",
         "_value_valid",
         "_error",
+        "_too_deep",
     )
 
     def __init__(self) -> None:
@@ -204,6 +218,7 @@ class JsonDeltaMerger:
         self._value: Any = None
         self._value_valid = True
         self._error: str | None = None
+        self._too_deep = False
 
     # -- public surface -------------------------------------------------------
 
@@ -261,6 +276,11 @@ class JsonDeltaMerger:
     def error(self) -> str | None:
         """``None``, or why the text can no longer be the prefix of a JSON document."""
         return self._error
+
+    @property
+    def too_deep(self) -> bool:
+        """Whether parsing stopped because arrays and objects nest deeper than ``MAX_JSON_DEPTH``."""
+        return self._too_deep
 
     def __repr__(self) -> str:
         state = "error" if self._error is not None else ("complete" if self.complete else "partial")
@@ -333,10 +353,14 @@ class JsonDeltaMerger:
             self._start_string(in_key=False)
             return index + 1
         if char == "{":
+            if len(self._stack) >= MAX_JSON_DEPTH:
+                return self._fail_too_deep(index)
             self._open({}, is_object=True)
             self._mode = _KEY_OR_CLOSE
             return index + 1
         if char == "[":
+            if len(self._stack) >= MAX_JSON_DEPTH:
+                return self._fail_too_deep(index)
             self._open([], is_object=False)
             self._mode = _VALUE_OR_CLOSE
             return index + 1
@@ -355,6 +379,10 @@ class JsonDeltaMerger:
             self._literal_matched = 1
             return index + 1
         return self._fail(_unexpected(char, self._offset + index, expected))
+
+    def _fail_too_deep(self, index: int) -> int:
+        self._too_deep = True
+        return self._fail(_nested_too_deep(self._offset + index))
 
     def _open(self, container: _Container, is_object: bool) -> None:
         top = self._top

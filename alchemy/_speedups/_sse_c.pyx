@@ -216,6 +216,8 @@ cdef class SSEDecoder:
     cdef bytes _event_name_raw
     cdef str _event_name_str
     cdef object _block_retry
+    # The last-event-ID buffer (set by ``id`` fields) and its value at the last dispatch.
+    cdef object _id_buffer
     cdef object _last_event_id
     cdef object _retry
     cdef object _error
@@ -239,6 +241,7 @@ cdef class SSEDecoder:
         self._event_name_raw = b""
         self._event_name_str = _EMPTY
         self._block_retry = None
+        self._id_buffer = None
         self._last_event_id = None
         self._retry = None
         self._error = None
@@ -253,7 +256,10 @@ cdef class SSEDecoder:
 
     @property
     def last_event_id(self):
-        """The last-event-ID buffer (``None`` while empty); persists across events and flushes."""
+        """The last event ID (``None`` while empty): the id buffer as of the last dispatched block.
+
+        Persists across events and flushes; an ``id`` in an unfinished block does not change it.
+        """
         return self._last_event_id
 
     @property
@@ -277,6 +283,7 @@ cdef class SSEDecoder:
         """
         if self._error is not None:
             raise SSEError(self._error)
+        self._id_buffer = self._last_event_id  # an id of the discarded block does not count
         self._line_len = 0
         self._skip_lf = False
         self._bom_matched = 0
@@ -437,7 +444,7 @@ cdef class SSEDecoder:
             self._append_data(value, value_len)
         elif name_len == 2 and memcmp(line, b"id", 2) == 0:
             if memchr(value, 0, <size_t>value_len) is NULL:
-                self._last_event_id = _decode_utf8(value, value_len) if value_len else None
+                self._id_buffer = _decode_utf8(value, value_len) if value_len else None
         elif name_len == 5 and memcmp(line, b"retry", 5) == 0:
             if value_len and _all_digits(value, value_len):
                 retry = _parse_retry(value, value_len)
@@ -465,6 +472,7 @@ cdef class SSEDecoder:
     cdef int _dispatch(self, list events, bint raw) except -1:
         cdef ServerSentEvent event
         cdef str name
+        self._last_event_id = self._id_buffer
         if self._data_len == 0:
             self._event_name = _EMPTY
             self._block_retry = None
@@ -476,7 +484,7 @@ cdef class SSEDecoder:
             event = ServerSentEvent.__new__(ServerSentEvent)
             event.event = name
             event.data = _decode_utf8(self._data, self._data_len - 1)
-            event.id = self._last_event_id
+            event.id = self._id_buffer
             event.retry = self._block_retry
             events.append(event)
         self._reset_block()

@@ -16,7 +16,11 @@ Parsing follows the WHATWG HTML "event stream interpretation" rules:
   empty dispatches nothing; ``event`` defaults to ``message``; an ``id`` containing
   NUL is ignored; ``retry`` counts only when it is all ASCII digits; other fields
   are ignored; an event not ended by a blank line before the stream ends is
-  discarded.
+  discarded;
+* an ``id`` field sets the last-event-ID *buffer*; ``last_event_id`` (the event
+  source's last event ID) takes the buffer's value only when a block is dispatched,
+  i.e. at its blank line, even a block with no data. So an id in a block the stream
+  never finishes changes nothing.
 
 Framing works on bytes (CR and LF never occur inside a multi-byte UTF-8 sequence),
 and each completed value is decoded as UTF-8 with invalid bytes replaced by U+FFFD.
@@ -197,6 +201,7 @@ class SSEDecoder:
         "_data_held",
         "_event_name",
         "_block_retry",
+        "_id_buffer",
         "_last_event_id",
         "_retry",
         "_error",
@@ -218,6 +223,9 @@ class SSEDecoder:
         self._data_held = 0
         self._event_name = ""
         self._block_retry: int | None = None
+        # The last-event-ID buffer (set by ``id`` fields) and the value it had at the
+        # last dispatch, which is what ``last_event_id`` reports.
+        self._id_buffer: str | None = None
         self._last_event_id: str | None = None
         self._retry: int | None = None
         self._error: str | None = None
@@ -232,7 +240,10 @@ class SSEDecoder:
 
     @property
     def last_event_id(self) -> str | None:
-        """The last-event-ID buffer (``None`` while empty); persists across events and flushes."""
+        """The last event ID (``None`` while empty): the id buffer as of the last dispatched block.
+
+        Persists across events and flushes; an ``id`` in an unfinished block does not change it.
+        """
         return self._last_event_id
 
     @property
@@ -256,6 +267,7 @@ class SSEDecoder:
         """
         if self._error is not None:
             raise SSEError(self._error)
+        self._id_buffer = self._last_event_id  # an id of the discarded block does not count
         self._partial = []
         self._partial_len = 0
         self._skip_lf = False
@@ -331,15 +343,20 @@ class SSEDecoder:
         data_held = self._data_held
         event_name = self._event_name
         block_retry = self._block_retry
+        id_buffer = self._id_buffer
+        last_event_id = self._last_event_id
         for line in lines:
             if checked and data_held + len(line) > limit:
                 self._data = data
                 self._data_held = data_held
                 self._event_name = event_name
                 self._block_retry = block_retry
+                self._id_buffer = id_buffer
+                self._last_event_id = last_event_id
                 return self._fail(events)
             if not line:
-                # Blank line: dispatch the block if its data buffer is not empty.
+                # Blank line: dispatch the block (an event only if its data buffer is not empty).
+                last_event_id = id_buffer
                 if data:
                     value = data[0] if len(data) == 1 else b"\n".join(data)
                     name = event_name or "message"
@@ -349,7 +366,7 @@ class SSEDecoder:
                         event = new_event(ServerSentEvent)
                         set_event(event, name)
                         set_data(event, value.decode("utf-8", "replace"))
-                        set_id(event, self._last_event_id)
+                        set_id(event, id_buffer)
                         set_retry(event, block_retry)
                         append_event(event)
                     data = []
@@ -374,7 +391,7 @@ class SSEDecoder:
                     data_held += len(value) + 1
                 elif field == b"id":
                     if b"\x00" not in value:
-                        self._last_event_id = value.decode("utf-8", "replace") if value else None
+                        id_buffer = value.decode("utf-8", "replace") if value else None
                 elif field == b"retry" and value.isdigit():
                     retry = _parse_retry(value)
                     if retry is not None:
@@ -383,6 +400,8 @@ class SSEDecoder:
         self._data_held = data_held
         self._event_name = event_name
         self._block_retry = block_retry
+        self._id_buffer = id_buffer
+        self._last_event_id = last_event_id
 
         if tail:
             self._partial = [tail]

@@ -31,9 +31,18 @@ The rules, in the order they apply:
 
 from __future__ import annotations
 
+from .._args import need_count, need_instance
 from ..types import Cost, CostTier, Model, ModelCost, Usage
 
-__all__ = ["ONE_HOUR_CACHE_WRITE_MULTIPLIER", "SERVICE_TIER_MULTIPLIERS", "calculate_cost", "select_tier"]
+__all__ = [
+    "ONE_HOUR_CACHE_WRITE_MULTIPLIER",
+    "SERVICE_TIER_MULTIPLIERS",
+    "calculate_cost",
+    "price_usage",
+    "select_tier",
+]
+
+_TOKEN_COUNTS = ("input", "output", "cache_read", "cache_write", "reasoning", "cache_write_1h")
 
 SERVICE_TIER_MULTIPLIERS: dict[str, float] = {"flex": 0.5, "priority": 2.0}
 
@@ -76,8 +85,20 @@ def _served_by_openai(model: Model) -> bool:
 def calculate_cost(model: Model, usage: Usage) -> Cost:
     """The cost of ``usage`` on ``model`` (see the module docstring for the rules).
 
-    Returns a new :class:`~alchemy.Cost`; providers assign it to ``usage.cost``.
+    Returns a new :class:`~alchemy.Cost`. The counts are checked first (a usage edited
+    after it was built may hold a negative or non-integer count), so a cost is never
+    negative; a wrong argument raises ``TypeError`` / ``ValueError`` naming it.
     """
+    need_instance("calculate_cost()", "model", model, Model)
+    need_instance("calculate_cost()", "usage", usage, Usage)
+    for name in _TOKEN_COUNTS:
+        need_count("calculate_cost()", f"usage.{name}", getattr(usage, name))
+    return price_usage(model, usage)
+
+
+def price_usage(model: Model, usage: Usage) -> Cost:
+    """:func:`calculate_cost` without the argument checks: the stream's emitter prices every
+    usage report it builds through this (a :class:`Usage` checks its counts when built)."""
     base = model.cost
     if base.input is None and base.output is None:
         return Cost(None, None, None, None, None)

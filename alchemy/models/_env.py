@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..errors import UnresolvedPlaceholderError
+from ..request import clean_key
 
 if TYPE_CHECKING:
     from ..types import Model
@@ -121,10 +122,17 @@ def get_env_api_key(provider: str | Model, env: Mapping[str, str] | None = None)
     own ``env_keys`` come first (a registry model may use another key than its
     provider, e.g. Bedrock's OpenAI-compatible endpoint takes
     ``AWS_BEARER_TOKEN_BEDROCK``). For Bedrock- and Vertex-style providers a present
-    credential set gives :data:`AUTHENTICATED`. Unknown providers give None.
+    credential set gives :data:`AUTHENTICATED`. Unknown providers give None. The key
+    loses surrounding whitespace; one with a control character inside raises ``ValueError``
+    naming the variable (:func:`alchemy.request.clean_key`).
     """
+    from ..types import Model
     from ._registry import registry
 
+    if not isinstance(provider, (str, Model)):
+        raise TypeError(f"get_env_api_key() provider must be a str or an alchemy.Model, got {type(provider).__name__}")
+    if env is not None and not isinstance(env, Mapping):
+        raise TypeError(f"get_env_api_key() env must be a mapping of str to str or None, got {type(env).__name__}")
     environ: Mapping[str, str] = os.environ if env is None else env
     own_keys: tuple[str, ...] = ()
     base_url = ""
@@ -141,7 +149,9 @@ def get_env_api_key(provider: str | Model, env: Mapping[str, str] | None = None)
     for name in candidates:
         value = _env_value(name, environ)
         if value:
-            return value
+            key = clean_key(value, name)  # a pasted newline is dropped; a control character inside raises
+            if key:
+                return key
     if auth == "aws" and _aws_authenticated(environ):
         return AUTHENTICATED
     if auth == "gcp" and _gcp_authenticated(environ):

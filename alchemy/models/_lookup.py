@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 
+from .._args import need_bool, need_count, need_number, need_text
 from ..errors import ModelNotFoundError
 from ..types import Model
 from ._registry import Registry, registry
@@ -43,6 +44,7 @@ def register_model(model: Model, *, replace: bool = True) -> Model:
     """
     if not isinstance(model, Model):
         raise TypeError(f"register_model expects an alchemy.Model, got {type(model).__name__}")
+    need_bool("register_model()", "replace", replace)
     if not model.provider or not model.id:
         raise ValueError("register_model: the model needs a provider and an id")
     with _custom_lock:
@@ -129,6 +131,8 @@ def get_model(provider_or_key: str, model_id: str | None = None) -> Model:
 
     Raises :class:`~alchemy.errors.ModelNotFoundError` with the closest matches.
     """
+    need_text("get_model()", "provider_or_key", provider_or_key, empty=False)
+    need_text("get_model()", "model_id", model_id, empty=False, optional=True)
     reg = registry()
     if model_id is not None:
         provider = _canonical_provider(provider_or_key, reg)
@@ -215,6 +219,15 @@ def get_models(
     million tokens) need a known price at or below the bound (unknown prices never
     pass). Deprecated models are left out unless ``include_deprecated``.
     """
+    owner = "get_models()"
+    need_text(owner, "provider", provider, empty=False, optional=True)
+    for name, flag in (("vision", vision), ("tools", tools), ("reasoning", reasoning), ("open_weights", open_weights)):
+        need_bool(owner, name, flag, optional=True)
+    need_count(owner, "min_context", min_context, optional=True)
+    need_number(owner, "max_input_cost", max_input_cost, minimum=0, optional=True)
+    need_number(owner, "max_output_cost", max_output_cost, minimum=0, optional=True)
+    need_text(owner, "api", api, empty=False, optional=True)
+    need_bool(owner, "include_deprecated", include_deprecated)
     selected = []
     for model in _all(registry(), provider):
         caps = model.caps
@@ -240,36 +253,65 @@ def get_models(
     return selected
 
 
+_FUZZY_CUT = 0.6
+"""The similarity ratio a model's id, name or key must reach to be found by a fuzzy query."""
+
+
+def _may_beat(bound: float, score: float) -> bool:
+    """Whether a ratio at most ``bound`` can beat ``score`` and reach the cut."""
+    return bound > score and bound >= _FUZZY_CUT
+
+
 def search_models(text: str, *, limit: int = 10, include_deprecated: bool = False) -> list[Model]:
     """Models whose id or name resemble ``text``, best first (case-insensitive, fuzzy).
 
     Every word of ``text`` found in the id or name scores highest; otherwise the
-    similarity ratio of the closest of id, name and ``provider/id`` decides.
+    similarity ratio of the closest of id, name and ``provider/id`` decides (0.6 at
+    least). The work is bounded by the registry, whatever the length of ``text``:
+    beyond reading it once, a query longer than every id, name and key can neither
+    contain only words found in one nor reach the ratio, so neither is computed.
     """
+    need_text("search_models()", "text", text)
+    need_count("search_models()", "limit", limit, minimum=1)
+    need_bool("search_models()", "include_deprecated", include_deprecated)
     import difflib
 
     query = text.strip().lower()
     if not query:
         return []
-    words = query.replace("/", " ").split()
+    words = list(dict.fromkeys(query.replace("/", " ").split()))  # each distinct word once
+    candidates = [
+        (model, (model.id.lower(), model.name.lower(), model.key.lower()))
+        for model in _all(registry(), None)
+        if include_deprecated or not model.deprecated
+    ]
+    longest = max((len(h) for _, haystacks in candidates for h in haystacks), default=0)
+    # A word longer than every haystack is in none of them; and a ratio is at most
+    # 2 * min(len) / (sum of len), so a query more than 7/3 as long as every haystack
+    # stays under the 0.6 cut. In either case that pass is skipped outright.
+    match_words = max((len(w) for w in words), default=0) <= longest
+    match_ratio = len(query) * 3 <= longest * 7
+    if not (match_words or match_ratio):
+        return []
     scored: list[tuple[float, str, Model]] = []
     matcher = difflib.SequenceMatcher(autojunk=False)
-    matcher.set_seq2(query)
-    for model in _all(registry(), None):
-        if not include_deprecated and model.deprecated:
-            continue
-        haystacks = (model.id.lower(), model.name.lower(), model.key.lower())
-        if all(any(w in h for h in haystacks) for w in words):
-            exact = query in (model.id.lower(), model.name.lower(), model.key.lower())
+    if match_ratio:
+        matcher.set_seq2(query)
+    for model, haystacks in candidates:
+        if match_words and all(any(w in h for h in haystacks) for w in words):
+            exact = query in haystacks
             score = 2.0 + (1.0 if exact else 0.0) - len(model.id) / 1000
-        else:
+        elif match_ratio:
             score = 0.0
             for h in haystacks:
                 matcher.set_seq1(h)
-                if matcher.real_quick_ratio() > score and matcher.quick_ratio() > score:
+                # Cheap upper bounds first: the full ratio only where it can reach the cut and beat the best so far.
+                if _may_beat(matcher.real_quick_ratio(), score) and _may_beat(matcher.quick_ratio(), score):
                     score = max(score, matcher.ratio())
-            if score < 0.6:
+            if score < _FUZZY_CUT:
                 continue
+        else:
+            continue
         scored.append((score, model.key, model))
     scored.sort(key=lambda item: (-item[0], item[1]))
     return [model for _, _, model in scored[:limit]]

@@ -23,7 +23,9 @@ from typing import Any
 
 import orjson
 
+from .._args import need_bool, need_number, need_text
 from ..errors import RegistryRefreshWarning
+from ..types import check_base_url
 from ._registry import Registry, cache_path, install, pack, registry
 
 __all__ = ["DEFAULT_URL", "RefreshResult", "refresh_models"]
@@ -87,6 +89,19 @@ def _write_atomically(path: Path, content: bytes) -> None:
         raise
 
 
+def _check_arguments(url: object, max_age: object, timeout: object, force: object) -> None:
+    owner = "refresh_models()"
+    need_text(owner, "url", url, empty=False)
+    check_base_url(owner, "url", url)
+    if isinstance(max_age, dt.timedelta):
+        max_age = max_age.total_seconds()
+    need_number(owner, "max_age", max_age, minimum=0)
+    need_number(owner, "timeout", timeout)
+    if isinstance(timeout, (int, float)) and timeout <= 0:
+        raise ValueError(f"{owner} timeout must be a number > 0, got {timeout!r}")
+    need_bool(owner, "force", force)
+
+
 def refresh_models(
     url: str = DEFAULT_URL,
     *,
@@ -98,8 +113,9 @@ def refresh_models(
 
     ``max_age`` is in seconds (or a ``timedelta``); ``force=True`` fetches regardless.
     The cache is ``models.json`` in :func:`~alchemy.models.cache_dir`. Never raises
-    for network or data problems: see :class:`RefreshResult`.
+    for network or data problems: see :class:`RefreshResult`; wrong arguments raise at once.
     """
+    _check_arguments(url, max_age, timeout, force)
     max_age_s = max_age.total_seconds() if isinstance(max_age, dt.timedelta) else float(max_age)
     path = cache_path()
     if not force and path.is_file():

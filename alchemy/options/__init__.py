@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from ._check import accepted_options, check_named_tool, check_options
 from ._kinds import Kind
-from ._stream_options import PayloadHook, StreamOptions
+from ._stream_options import PayloadHook, ResponseHook, StreamOptions
 from ._table import (
     BUILTIN_APIS,
     OPTIONS,
@@ -29,6 +29,7 @@ from ._typed import (
     AzureOpenAIResponsesOptions,
     BedrockConverseStreamOptions,
     CallOptions,
+    CohereChatOptions,
     GoogleGenerativeAIOptions,
     GoogleVertexOptions,
     MistralConversationsOptions,
@@ -46,6 +47,7 @@ __all__ = [
     "AzureOpenAIResponsesOptions",
     "BedrockConverseStreamOptions",
     "CallOptions",
+    "CohereChatOptions",
     "GoogleGenerativeAIOptions",
     "GoogleVertexOptions",
     "Kind",
@@ -54,6 +56,7 @@ __all__ = [
     "OpenAIResponsesOptions",
     "Option",
     "PayloadHook",
+    "ResponseHook",
     "StreamOptions",
     "ToolChoice",
     "accepted_options",

@@ -33,7 +33,7 @@ def _not_carried(function: str, model: Model, name: str) -> TypeError:
     carriers = carrying_apis(name)
     hint = ""
     if "openai-completions" in carriers:
-        # Verified end to end against the replay server (tests/test_openai_responses_e2e.py).
+        # Verified end to end against the replay server (tests/providers/test_openai_responses_e2e.py).
         if model.api == "openai-responses":
             hint = (
                 "; the same model speaks Chat Completions, which has it: pass "

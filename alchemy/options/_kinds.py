@@ -11,10 +11,13 @@ I/O; they are plain ``isinstance`` tests and comparisons, no schema library.
 from __future__ import annotations
 
 import importlib
+from abc import ABC, abstractmethod
+import math
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Final
 
 from ..model_facts import THINKING_LEVELS
+from ..request import clean_key
 
 __all__ = [
     "AnyMap",
@@ -49,20 +52,22 @@ def fail_value(name: str, expected: str, value: object) -> ValueError:
     return ValueError(f"option {name} must be {expected}, got {value!r}")
 
 
-class Kind:
-    """Base of the kinds; subclasses write :meth:`check` and :meth:`describe`."""
+class Kind(ABC):
+    """Base of the kinds: what a value must be, and how the docs and the typed dicts say it."""
 
     __slots__ = ()
 
+    @abstractmethod
     def check(self, name: str, value: object) -> Any:
-        raise NotImplementedError(type(self).__name__)
+        """The value to use (normalised where the kind says so), or ``TypeError`` / ``ValueError`` naming ``name``."""
 
+    @abstractmethod
     def hint(self) -> str:
         """The type annotation of the typed option dicts (:mod:`alchemy.options._typed`)."""
-        raise NotImplementedError(type(self).__name__)
 
+    @abstractmethod
     def describe(self) -> str:
-        raise NotImplementedError(type(self).__name__)
+        """The short text of the README's option table."""
 
 
 def _bounds(minimum: float | None, maximum: float | None, above: float | None) -> str:
@@ -89,11 +94,12 @@ class Number(Kind):
     def check(self, name: str, value: object) -> float:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise fail_type(name, "a number", value)
+        if not math.isfinite(value):  # NaN would go out as null; JSON has no infinity
+            raise fail_value(name, "a finite number", value)
         if (
             (self.above is not None and not value > self.above)
             or (self.minimum is not None and not value >= self.minimum)
             or (self.maximum is not None and not value <= self.maximum)
-            or value != value  # NaN
         ):
             raise fail_value(name, f"a number {_bounds(self.minimum, self.maximum, self.above)}", value)
         return float(value)
@@ -148,16 +154,23 @@ class Flag(Kind):
 
 
 class Text(Kind):
-    """A string, non-empty unless ``empty=True``."""
+    """A string, non-empty unless ``empty=True``.
 
-    __slots__ = ("empty",)
+    ``secret=True`` (API keys): surrounding whitespace is dropped, a control character
+    inside raises, and no error repeats the value (:func:`alchemy.request.clean_key`).
+    """
 
-    def __init__(self, *, empty: bool = False):
+    __slots__ = ("empty", "secret")
+
+    def __init__(self, *, empty: bool = False, secret: bool = False):
         self.empty = empty
+        self.secret = secret
 
     def check(self, name: str, value: object) -> str:
         if not isinstance(value, str):
             raise fail_type(name, "a string", value)
+        if self.secret:
+            value = clean_key(value, f"option {name}")
         if not self.empty and not value:
             raise fail_value(name, "a non-empty string", value)
         return value
@@ -197,10 +210,13 @@ class StrMap(Kind):
     def check(self, name: str, value: object) -> dict[str, str]:
         if not isinstance(value, Mapping):
             raise fail_type(name, "a mapping of str to str", value)
+        checked: dict[str, str] = {}
         for key, item in value.items():
             if not isinstance(key, str) or not isinstance(item, str):
                 raise TypeError(f"option {name} must map str to str, got {key!r}: {_type_name(item)}")
-        return dict(value)
+            # Header values often carry keys: trimmed, and never repeated in an error.
+            checked[key] = clean_key(item, f"option {name}[{key!r}]")
+        return checked
 
     def hint(self) -> str:
         return "Mapping[str, str]"
@@ -295,7 +311,9 @@ class StopSequences(Kind):
         if not items:
             raise fail_value(name, "at least one stop string", value)
         for item in items:
-            if not isinstance(item, str) or not item:
+            if not isinstance(item, str):
+                raise fail_type(f"{name} item", "a string", item)
+            if not item:
                 raise fail_value(name, "non-empty strings", value)
         return [str(item) for item in items]
 

@@ -15,14 +15,7 @@ from ._kinds import fail_type, fail_value
 if TYPE_CHECKING:
     from ..types import Model
 
-__all__ = ["anthropic_effort", "compat", "credentials", "metadata", "response_format", "top_k"]
-
-
-def response_format(name: str, value: object) -> Any:
-    """``"text"``, ``"json"``, or an OpenAI-style object (``json_object`` / ``json_schema``)."""
-    from ..providers.openai_completions import check_response_format
-
-    return check_response_format(value)
+__all__ = ["anthropic_effort", "compat", "credentials", "metadata", "top_k"]
 
 
 def compat(name: str, value: object) -> dict[str, Any]:

@@ -20,6 +20,7 @@ TYPED_DICT_NAMES: dict[str, str] = {
     "google-generative-ai": "GoogleGenerativeAIOptions",
     "google-vertex": "GoogleVertexOptions",
     "mistral-conversations": "MistralConversationsOptions",
+    "cohere-chat": "CohereChatOptions",
 }
 """The TypedDict of each built-in wire API's options."""
 

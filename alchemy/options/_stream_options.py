@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from typing import TYPE_CHECKING, Any, Callable, Literal
 
@@ -9,12 +10,16 @@ from ._tool_choice import ToolChoice
 
 if TYPE_CHECKING:
     from ..abort import AbortSignal
+    from ..structured import OutputPlan, OutputSpec
     from ..types import CacheRetention, Model, ThinkingLevel
 
-__all__ = ["PayloadHook", "StreamOptions"]
+__all__ = ["PayloadHook", "ResponseHook", "StreamOptions"]
 
 PayloadHook = Callable[[dict[str, Any], "Model"], Any]
 """``on_payload(body, model)``: sees the request body; may return a replacement (or an awaitable of one)."""
+
+ResponseHook = Callable[[int, Mapping[str, str]], Any]
+"""``on_response(status, headers)``: sees each attempt's status and response headers (may return an awaitable)."""
 
 
 @dataclass(slots=True)
@@ -35,8 +40,10 @@ class StreamOptions:
     headers: dict[str, str] | None = None
     signal: AbortSignal | None = None
     session_id: str | None = None
+    tags: dict[str, str] | None = None
     cache_retention: CacheRetention | None = None
     on_payload: PayloadHook | None = None
+    on_response: ResponseHook | None = None
     metadata: dict[str, Any] | None = None
     timeout: float | None = None
     max_retries: int | None = None
@@ -63,6 +70,10 @@ class StreamOptions:
     extra_body: dict[str, Any] | None = None
     extra_headers: dict[str, str] | None = None
     foreign_thinking: Literal["drop", "text"] | None = None
+    response_format: OutputSpec | None = None
+    output_schema: OutputSpec | None = None
+    output: OutputPlan | None = None
+    """How the call asks for structured output (set at the call from ``response_format`` / ``output_schema``)."""
     # one wire API's own options
     provider_options: dict[str, Any] = field(default_factory=dict)
 

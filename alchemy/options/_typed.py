@@ -21,6 +21,7 @@ __all__ = [
     "AnthropicMessagesOptions",
     "AzureOpenAIResponsesOptions",
     "BedrockConverseStreamOptions",
+    "CohereChatOptions",
     "GoogleGenerativeAIOptions",
     "GoogleVertexOptions",
     "MistralConversationsOptions",
@@ -38,8 +39,10 @@ class CallOptions(TypedDict, total=False):
     headers: Mapping[str, str] | None
     signal: AbortSignal | None
     session_id: str | None
+    tags: Mapping[str, str] | None
     cache_retention: Literal['none', 'short', 'long'] | None
     on_payload: Callable[..., Any] | None
+    on_response: Callable[..., Any] | None
     metadata: Mapping[str, Any] | None
     timeout: float | None
     max_retries: int | None
@@ -63,11 +66,12 @@ class CallOptions(TypedDict, total=False):
     user: str | None
     extra_body: Mapping[str, Any] | None
     extra_headers: Mapping[str, str] | None
+    response_format: Mapping[str, Any] | type | str | None
+    output_schema: Mapping[str, Any] | None
     foreign_thinking: Literal['drop', 'text'] | None
     reasoning_effort: Literal['none', 'minimal', 'low', 'medium', 'high', 'xhigh'] | None
     reasoning_summary: Literal['auto', 'concise', 'detailed'] | None
     service_tier: Literal['auto', 'default', 'flex', 'priority', 'scale'] | None
-    response_format: str | Mapping[str, Any] | None
     prompt_cache_key: str | None
     compat: Mapping[str, Any] | None
     azure_base_url: str | None
@@ -99,8 +103,10 @@ class OpenAICompletionsOptions(TypedDict, total=False):
     headers: Mapping[str, str] | None
     signal: AbortSignal | None
     session_id: str | None
+    tags: Mapping[str, str] | None
     cache_retention: Literal['none', 'short', 'long'] | None
     on_payload: Callable[..., Any] | None
+    on_response: Callable[..., Any] | None
     metadata: Mapping[str, Any] | None
     timeout: float | None
     max_retries: int | None
@@ -124,10 +130,11 @@ class OpenAICompletionsOptions(TypedDict, total=False):
     user: str | None
     extra_body: Mapping[str, Any] | None
     extra_headers: Mapping[str, str] | None
+    response_format: Mapping[str, Any] | type | str | None
+    output_schema: Mapping[str, Any] | None
     foreign_thinking: Literal['drop', 'text'] | None
     reasoning_effort: Literal['none', 'minimal', 'low', 'medium', 'high', 'xhigh'] | None
     service_tier: Literal['auto', 'default', 'flex', 'priority', 'scale'] | None
-    response_format: str | Mapping[str, Any] | None
     prompt_cache_key: str | None
     compat: Mapping[str, Any] | None
 
@@ -141,8 +148,10 @@ class OpenAIResponsesOptions(TypedDict, total=False):
     headers: Mapping[str, str] | None
     signal: AbortSignal | None
     session_id: str | None
+    tags: Mapping[str, str] | None
     cache_retention: Literal['none', 'short', 'long'] | None
     on_payload: Callable[..., Any] | None
+    on_response: Callable[..., Any] | None
     metadata: Mapping[str, Any] | None
     timeout: float | None
     max_retries: int | None
@@ -161,6 +170,8 @@ class OpenAIResponsesOptions(TypedDict, total=False):
     user: str | None
     extra_body: Mapping[str, Any] | None
     extra_headers: Mapping[str, str] | None
+    response_format: Mapping[str, Any] | type | str | None
+    output_schema: Mapping[str, Any] | None
     foreign_thinking: Literal['drop', 'text'] | None
     reasoning_effort: Literal['none', 'minimal', 'low', 'medium', 'high', 'xhigh'] | None
     reasoning_summary: Literal['auto', 'concise', 'detailed'] | None
@@ -176,8 +187,10 @@ class AzureOpenAIResponsesOptions(TypedDict, total=False):
     headers: Mapping[str, str] | None
     signal: AbortSignal | None
     session_id: str | None
+    tags: Mapping[str, str] | None
     cache_retention: Literal['none', 'short', 'long'] | None
     on_payload: Callable[..., Any] | None
+    on_response: Callable[..., Any] | None
     metadata: Mapping[str, Any] | None
     timeout: float | None
     max_retries: int | None
@@ -196,6 +209,8 @@ class AzureOpenAIResponsesOptions(TypedDict, total=False):
     user: str | None
     extra_body: Mapping[str, Any] | None
     extra_headers: Mapping[str, str] | None
+    response_format: Mapping[str, Any] | type | str | None
+    output_schema: Mapping[str, Any] | None
     foreign_thinking: Literal['drop', 'text'] | None
     reasoning_effort: Literal['none', 'minimal', 'low', 'medium', 'high', 'xhigh'] | None
     reasoning_summary: Literal['auto', 'concise', 'detailed'] | None
@@ -214,8 +229,10 @@ class AnthropicMessagesOptions(TypedDict, total=False):
     headers: Mapping[str, str] | None
     signal: AbortSignal | None
     session_id: str | None
+    tags: Mapping[str, str] | None
     cache_retention: Literal['none', 'short', 'long'] | None
     on_payload: Callable[..., Any] | None
+    on_response: Callable[..., Any] | None
     metadata: Mapping[str, Any] | None
     timeout: float | None
     max_retries: int | None
@@ -234,6 +251,8 @@ class AnthropicMessagesOptions(TypedDict, total=False):
     user: str | None
     extra_body: Mapping[str, Any] | None
     extra_headers: Mapping[str, str] | None
+    response_format: Mapping[str, Any] | type | str | None
+    output_schema: Mapping[str, Any] | None
     foreign_thinking: Literal['drop', 'text'] | None
     thinking_enabled: bool | None
     thinking_budget_tokens: int | None
@@ -250,8 +269,10 @@ class BedrockConverseStreamOptions(TypedDict, total=False):
     headers: Mapping[str, str] | None
     signal: AbortSignal | None
     session_id: str | None
+    tags: Mapping[str, str] | None
     cache_retention: Literal['none', 'short', 'long'] | None
     on_payload: Callable[..., Any] | None
+    on_response: Callable[..., Any] | None
     metadata: Mapping[str, Any] | None
     timeout: float | None
     max_retries: int | None
@@ -268,6 +289,8 @@ class BedrockConverseStreamOptions(TypedDict, total=False):
     tool_choice: Literal["auto", "none", "required", "any"] | Mapping[str, Any] | None
     extra_body: Mapping[str, Any] | None
     extra_headers: Mapping[str, str] | None
+    response_format: Mapping[str, Any] | type | str | None
+    output_schema: Mapping[str, Any] | None
     foreign_thinking: Literal['drop', 'text'] | None
     interleaved_thinking: bool | None
     region: str | None
@@ -283,8 +306,10 @@ class GoogleGenerativeAIOptions(TypedDict, total=False):
     headers: Mapping[str, str] | None
     signal: AbortSignal | None
     session_id: str | None
+    tags: Mapping[str, str] | None
     cache_retention: Literal['none', 'short', 'long'] | None
     on_payload: Callable[..., Any] | None
+    on_response: Callable[..., Any] | None
     timeout: float | None
     max_retries: int | None
     max_retry_delay: float | None
@@ -305,6 +330,8 @@ class GoogleGenerativeAIOptions(TypedDict, total=False):
     tool_choice: Literal["auto", "none", "required", "any"] | Mapping[str, Any] | None
     extra_body: Mapping[str, Any] | None
     extra_headers: Mapping[str, str] | None
+    response_format: Mapping[str, Any] | type | str | None
+    output_schema: Mapping[str, Any] | None
     foreign_thinking: Literal['drop', 'text'] | None
     thinking_enabled: bool | None
     thinking_budget: int | None
@@ -321,8 +348,10 @@ class GoogleVertexOptions(TypedDict, total=False):
     headers: Mapping[str, str] | None
     signal: AbortSignal | None
     session_id: str | None
+    tags: Mapping[str, str] | None
     cache_retention: Literal['none', 'short', 'long'] | None
     on_payload: Callable[..., Any] | None
+    on_response: Callable[..., Any] | None
     metadata: Mapping[str, Any] | None
     timeout: float | None
     max_retries: int | None
@@ -344,6 +373,8 @@ class GoogleVertexOptions(TypedDict, total=False):
     tool_choice: Literal["auto", "none", "required", "any"] | Mapping[str, Any] | None
     extra_body: Mapping[str, Any] | None
     extra_headers: Mapping[str, str] | None
+    response_format: Mapping[str, Any] | type | str | None
+    output_schema: Mapping[str, Any] | None
     foreign_thinking: Literal['drop', 'text'] | None
     thinking_enabled: bool | None
     thinking_budget: int | None
@@ -364,8 +395,10 @@ class MistralConversationsOptions(TypedDict, total=False):
     headers: Mapping[str, str] | None
     signal: AbortSignal | None
     session_id: str | None
+    tags: Mapping[str, str] | None
     cache_retention: Literal['none', 'short', 'long'] | None
     on_payload: Callable[..., Any] | None
+    on_response: Callable[..., Any] | None
     timeout: float | None
     max_retries: int | None
     max_retry_delay: float | None
@@ -384,6 +417,46 @@ class MistralConversationsOptions(TypedDict, total=False):
     tool_choice: Literal["auto", "none", "required", "any"] | Mapping[str, Any] | None
     extra_body: Mapping[str, Any] | None
     extra_headers: Mapping[str, str] | None
+    response_format: Mapping[str, Any] | type | str | None
+    output_schema: Mapping[str, Any] | None
     foreign_thinking: Literal['drop', 'text'] | None
     reasoning_effort: Literal['none', 'minimal', 'low', 'medium', 'high', 'xhigh'] | None
     prompt_mode: Literal['reasoning'] | None
+
+
+class CohereChatOptions(TypedDict, total=False):
+    """The options of ``cohere-chat``."""
+
+    temperature: float | None
+    max_tokens: int | None
+    api_key: str | None
+    headers: Mapping[str, str] | None
+    signal: AbortSignal | None
+    session_id: str | None
+    tags: Mapping[str, str] | None
+    cache_retention: Literal['none', 'short', 'long'] | None
+    on_payload: Callable[..., Any] | None
+    on_response: Callable[..., Any] | None
+    timeout: float | None
+    max_retries: int | None
+    max_retry_delay: float | None
+    reasoning: Literal['off', 'minimal', 'low', 'medium', 'high', 'xhigh', 'max'] | None
+    thinking_budgets: Mapping[str, int] | None
+    client: httpx.Client | httpx.AsyncClient | None
+    connect_timeout: float | None
+    first_byte_timeout: float | None
+    idle_timeout: float | None
+    stop: str | Sequence[str] | None
+    top_p: float | None
+    top_k: int | None
+    seed: int | None
+    frequency_penalty: float | None
+    presence_penalty: float | None
+    tool_choice: Literal["auto", "none", "required", "any"] | Mapping[str, Any] | None
+    extra_body: Mapping[str, Any] | None
+    extra_headers: Mapping[str, str] | None
+    response_format: Mapping[str, Any] | type | str | None
+    output_schema: Mapping[str, Any] | None
+    foreign_thinking: Literal['drop', 'text'] | None
+    thinking_enabled: bool | None
+    thinking_budget_tokens: int | None

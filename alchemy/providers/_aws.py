@@ -24,7 +24,6 @@ has it sign the exact bytes it sends (after ``on_payload``), once per attempt.
 
 from __future__ import annotations
 
-import asyncio
 import os
 import re
 import threading
@@ -40,6 +39,7 @@ __all__ = [
     "BEDROCK_SERVICE",
     "BEARER_TOKEN_VARIABLE",
     "REGION_VARIABLES",
+    "SECRET_VARIABLES",
     "SKIP_AUTH_VARIABLE",
     "SigV4Signer",
     "botocore_available",
@@ -53,6 +53,8 @@ __all__ = [
 BEDROCK_SERVICE = "bedrock"
 """The SigV4 service name of the Bedrock runtime endpoints."""
 BEARER_TOKEN_VARIABLE = "AWS_BEARER_TOKEN_BEDROCK"
+SECRET_VARIABLES = (BEARER_TOKEN_VARIABLE, "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN")
+"""The AWS variables that hold secrets (hidden from every error and log line)."""
 SKIP_AUTH_VARIABLE = BEDROCK_SKIP_AUTH.name
 REGION_VARIABLES = ("AWS_REGION", "AWS_DEFAULT_REGION")
 
@@ -169,6 +171,8 @@ class SigV4Signer:
     async def aapply(self, request: HttpRequest) -> HttpRequest:
         """:meth:`apply`, in a worker thread when the credentials must be refreshed first."""
         if self._refresh_due():
+            import asyncio  # here: the sync path never loads asyncio
+
             return await asyncio.to_thread(self.apply, request)
         return self.apply(request)
 

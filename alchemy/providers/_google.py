@@ -9,14 +9,17 @@ which each subclass of :class:`GoogleProvider` writes in :meth:`~GoogleProvider.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from ..request import Auth, HttpRequest
 from ._google_request import check_google_request, map_simple, read_options, request_body
-from ._google_stream import GeminiStreamParser
+from ._google_stream import GOOGLE_ERROR_KINDS, GeminiStreamParser
 from .base import HttpProvider
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    from ..errors import ErrorKind
     from ..emitter import EventEmitter
     from ..streaming import StreamOptions
     from ..types import Context, Model
@@ -40,6 +43,8 @@ class Endpoint:
 
 class GoogleProvider(HttpProvider):
     """Base of the two Google providers (see the module docstring)."""
+
+    error_kinds: ClassVar[Mapping[str, ErrorKind]] = GOOGLE_ERROR_KINDS
 
     def endpoint(self, model: Model, options: StreamOptions) -> Endpoint:
         raise TypeError(f"{type(self).__name__} must define endpoint()")

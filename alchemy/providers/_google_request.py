@@ -40,6 +40,9 @@ from ..model_facts import (
     uses_thinking_levels,
 )
 from ..options._kinds import fail_value
+from ..strict_tools import wire_parameters
+from ..wire_apis import GOOGLE_GENERATIVE_AI
+from ..structured import gemini_generation_fields
 from ..types import (
     AssistantMessage,
     ImageContent,
@@ -302,30 +305,37 @@ def function_declarations(tools: Sequence[Tool], mode: ToolSchemaMode) -> list[d
     declarations = []
     for tool in tools:
         declaration: dict[str, Any] = {"name": tool.name, "description": tool.description}
+        parameters = wire_parameters(tool, GOOGLE_GENERATIVE_AI.name)
         if mode == "json_schema":
-            declaration["parametersJsonSchema"] = tool.parameters
+            declaration["parametersJsonSchema"] = parameters
         else:
-            schema = openapi_schema(tool.parameters)
+            schema = openapi_schema(parameters)
             if schema.get("properties"):
                 declaration["parameters"] = schema
         declarations.append(declaration)
     return declarations
 
 
-def tool_config(choice: str | Mapping[str, Any]) -> dict[str, Any]:
+def tool_config(choice: str | Mapping[str, Any] | None, *, strict: bool = False) -> dict[str, Any]:
     """``toolConfig.functionCallingConfig`` for a canonical ``tool_choice`` (:data:`alchemy.options.ToolChoice`).
 
-    A named tool was checked against the context's tools at the call.
+    A named tool was checked against the context's tools at the call. With strict
+    tools (:mod:`alchemy.strict_tools`) the automatic mode is ``VALIDATED``: calls are
+    constrained to the schemas (``ANY`` already is).
     """
     if isinstance(choice, Mapping):
         return {"functionCallingConfig": {"mode": "ANY", "allowedFunctionNames": [choice["name"]]}}
-    return {"functionCallingConfig": {"mode": _MODES[choice]}}
+    if strict and choice in (None, "auto"):
+        return {"functionCallingConfig": {"mode": "VALIDATED"}}
+    return {"functionCallingConfig": {"mode": _MODES[choice or "auto"]}}
 
 
 def generation_config(
     model: Model, shaped: ShapedRequest, options: StreamOptions, google: GoogleOptions
 ) -> dict[str, Any]:
-    """``generationConfig``: sampling, limits, log-probabilities and thinking (empty when nothing is asked)."""
+    """``generationConfig``: sampling, limits, log-probabilities, thinking and structured output
+    (``responseMimeType`` + ``responseJsonSchema``; ``responseSchema`` where tool schemas go out as OpenAPI);
+    empty when nothing is asked."""
     config: dict[str, Any] = {}
     if shaped.values.temperature is not None:
         config["temperature"] = shaped.values.temperature
@@ -342,6 +352,8 @@ def generation_config(
     thinking = thinking_config(model, google)
     if thinking is not None:
         config["thinkingConfig"] = thinking
+    if options.output is not None and options.output.native:
+        config.update(gemini_generation_fields(options.output, openapi=google.tool_schema == "openapi"))
     return config
 
 
@@ -358,8 +370,9 @@ def request_body(
         body["generationConfig"] = generation
     if context.tools:
         body["tools"] = [{"functionDeclarations": function_declarations(context.tools, google.tool_schema)}]
-        if shaped.values.tool_choice is not None:
-            body["toolConfig"] = tool_config(shaped.values.tool_choice)
+        strict = any(tool.strict for tool in context.tools)
+        if shaped.values.tool_choice is not None or strict:
+            body["toolConfig"] = tool_config(shaped.values.tool_choice, strict=strict)
     return body
 
 

@@ -46,8 +46,10 @@ from typing import TYPE_CHECKING, Any, Final
 
 import orjson
 
-from ..errors import ProviderStreamError, StreamInterruptedError
+from ..errors import ErrorKind, ProviderStreamError, StreamInterruptedError
+from ..overflow import classify_error
 from ..types import TextContent, ThinkingContent, TokenLogprob, Usage
+from ._chunks import NOT_JSON, loads_replacing_lone_surrogates
 from ._google_partial_args import PartialArguments
 from .base import SSEParser
 
@@ -55,7 +57,7 @@ if TYPE_CHECKING:
     from ..emitter import EventEmitter
     from ..types import StopReason
 
-__all__ = ["FINISH_REASON_ERRORS", "GeminiStreamParser", "gemini_usage"]
+__all__ = ["FINISH_REASON_ERRORS", "GOOGLE_ERROR_KINDS", "GeminiStreamParser", "gemini_usage"]
 
 FINISH_REASON_ERRORS: Final[dict[str, str]] = {
     "SAFETY": "the response was blocked by the safety filters",
@@ -79,8 +81,41 @@ FINISH_REASON_ERRORS: Final[dict[str, str]] = {
 }
 """The finish reasons that end a stream with an error, and what each means."""
 
-_RETRYABLE_STATUSES: Final = frozenset({"UNAVAILABLE", "RESOURCE_EXHAUSTED", "INTERNAL", "DEADLINE_EXCEEDED"})
-_RETRYABLE_CODES: Final = frozenset({408, 429, 500, 502, 503, 504})
+GOOGLE_ERROR_KINDS: Final[Mapping[str, ErrorKind]] = {
+    # google.rpc status names (HTTP error bodies and error objects in the stream)
+    "invalid_argument": "invalid_request",
+    "failed_precondition": "invalid_request",
+    "out_of_range": "invalid_request",
+    "unauthenticated": "auth",
+    "permission_denied": "permission",
+    "not_found": "not_found",
+    "resource_exhausted": "rate_limit",
+    "internal": "server",
+    "unknown": "server",
+    "data_loss": "server",
+    "aborted": "server",
+    "unavailable": "overloaded",
+    "deadline_exceeded": "timeout",
+    # finish reasons that end the response with an error (FINISH_REASON_ERRORS)
+    "safety": "content_filter",
+    "recitation": "content_filter",
+    "blocklist": "content_filter",
+    "prohibited_content": "content_filter",
+    "spii": "content_filter",
+    "model_armor": "content_filter",
+    "image_safety": "content_filter",
+    "image_prohibited_content": "content_filter",
+    "image_recitation": "content_filter",
+    "language": "invalid_request",
+    "missing_thought_signature": "invalid_request",
+    "malformed_function_call": "invalid_output",
+    "unexpected_tool_call": "invalid_output",
+    "too_many_tool_calls": "invalid_output",
+    "no_image": "invalid_output",
+}
+"""Gemini's error statuses and failing finish reasons (lowercase) -> kind. Overload
+(``UNAVAILABLE``), quota (``RESOURCE_EXHAUSTED``), ``INTERNAL`` and ``DEADLINE_EXCEEDED``
+are retried before content."""
 _NOT_ID_CHAR: Final = re.compile(r"[^A-Za-z0-9_-]")
 _COUNT_KEYS: Final = ("promptTokenCount", "candidatesTokenCount", "totalTokenCount", "thoughtsTokenCount")
 USAGE_STEP: Final = 64
@@ -154,9 +189,11 @@ class GeminiStreamParser(SSEParser):
         try:
             chunk = orjson.loads(data)
         except orjson.JSONDecodeError as exc:
-            raise StreamInterruptedError(
-                f"{self._label} sent an event that is not valid JSON ({exc}): {_preview(data)}"
-            ) from None
+            chunk = loads_replacing_lone_surrogates(data)
+            if chunk is NOT_JSON:
+                raise StreamInterruptedError(
+                    f"{self._label} sent an event that is not valid JSON ({exc}): {_preview(data)}"
+                ) from None
         if type(chunk) is not dict:
             raise StreamInterruptedError(f"{self._label} sent an event that is not a JSON object: {_preview(data)}")
         try:
@@ -399,7 +436,7 @@ class GeminiStreamParser(SSEParser):
         detail = candidate.get("finishMessage")
         if isinstance(detail, str) and detail:
             message += f" ({detail})"
-        raise ProviderStreamError(message)
+        raise ProviderStreamError(message, kind=GOOGLE_ERROR_KINDS.get(reason.lower(), "unknown"), code=reason)
 
     def _stop_reason(self) -> StopReason:
         has_tool_calls = self.emitter.has_tool_calls
@@ -415,8 +452,15 @@ def _stream_error(label: str, error: object) -> ProviderStreamError:
     status = error.get("status")
     text = error.get("message") or "no message"
     head = " ".join(str(x) for x in (code, status) if x)
-    retryable = status in _RETRYABLE_STATUSES or code in _RETRYABLE_CODES
-    return ProviderStreamError(f"{label} error{' ' + head if head else ''}: {text}", retryable=retryable)
+    message = f"{label} error{' ' + head if head else ''}: {text}"
+    number = code if isinstance(code, int) and not isinstance(code, bool) else None
+    name = status if isinstance(status, str) and status else None
+    return ProviderStreamError(
+        message,
+        kind=classify_error(status=number, code=name, text=message, codes=GOOGLE_ERROR_KINDS),
+        code=name,
+        provider_message=text if isinstance(text, str) else None,
+    )
 
 
 def _blocked(label: str, feedback: Mapping[str, Any]) -> ProviderStreamError:
@@ -425,7 +469,7 @@ def _blocked(label: str, feedback: Mapping[str, Any]) -> ProviderStreamError:
     detail = feedback.get("blockReasonMessage")
     if isinstance(detail, str) and detail:
         message += f": {detail}"
-    return ProviderStreamError(message)
+    return ProviderStreamError(message, kind="content_filter", code=reason if isinstance(reason, str) else None)
 
 
 def _preview(data: bytes) -> str:

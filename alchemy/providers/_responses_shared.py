@@ -11,13 +11,19 @@ a ``developer`` (reasoning models) or ``system`` message; user turns with
 produced: ``reasoning`` items replayed verbatim from the thinking signature (they
 carry ``encrypted_content``), ``message`` items with ``output_text`` and the id and
 ``phase`` kept in the text signature, ``function_call`` items whose alchemy id is
-``call_id|item_id``; tool results as ``function_call_output``. Only a turn written by
+``call_id|item_id``; tool results as ``function_call_output``. Custom tools
+(:class:`~alchemy.types.CustomTool`) and the client-executed built-in tools
+(:class:`~alchemy.types.BuiltinTool`: ``apply_patch``, ``shell``, ``local_shell``)
+are declared as ``custom`` / ``{"type": name}`` tools; their calls are replayed as
+``custom_tool_call`` / ``*_call`` items and their results as the matching
+``*_output`` items, chosen by the tool's name in the context's tools. Only a turn written by
 the target model itself gets its reasoning and item ids back; another model's
 function calls keep their ``call_id`` alone, so the API does not look for the
 reasoning item they were paired with.
 
 The call's options arrive checked (:mod:`alchemy.options`); this module only maps
-them: ``top_p``, ``parallel_tool_calls``, ``metadata``, ``tool_choice`` (canonical ->
+them: ``top_p``, ``parallel_tool_calls``, ``metadata``, structured output
+(``text.format``, :mod:`alchemy.structured`), ``tool_choice`` (canonical ->
 ``"auto"`` / ``"none"`` / ``"required"`` / ``{"type": "function", "name": ...}``),
 ``user`` (OpenAI's ``safety_identifier``, its documented replacement of the
 deprecated ``user``; ``user`` for other servers), ``logprobs`` / ``top_logprobs``
@@ -29,9 +35,16 @@ them at the call.
 **Stream.** ``response.output_item.added`` / ``.done`` open and close one block per
 reasoning, message and function-call item. Reasoning summary parts (and the raw
 ``reasoning_text`` that open-weight servers stream) become thinking, parts joined by
-a blank line; ``output_text`` and ``refusal`` deltas become text; argument deltas go
+a blank line; ``output_text`` deltas become text, ``refusal`` deltas ``message.refusal``
+(and text too unless the call asked for structured output); argument deltas go
 through the JSON delta merger. ``response.completed`` (or ``response.incomplete``)
-brings the usage and the stop reason. Items the server ran itself (web and file
+brings the usage and the stop reason. Items are keyed by identity (``output_index``,
+else ``item_id``; ids that change per event are tolerated), several may be open at
+once, and each block ends when its own item is done; since blocks are sequential,
+an item's events wait while an earlier item is still open (see :class:`ResponsesParser`).
+Custom tool calls become tool calls with ``{"input": text}`` arguments (the text
+streams JSON-escaped through the merger); built-in calls become tool calls whose
+arguments are the item's ``operation`` / ``action``. Items the server ran itself (web and file
 search, code interpreter, image generation, MCP, shell, ...) are skipped without
 breaking the stream and logged at debug level on the ``alchemy.providers.responses``
 logger. ``error`` and ``response.failed`` end the stream with a clear error
@@ -41,18 +54,25 @@ logger. ``error`` and ``response.failed`` end the stream with a clear error
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any, Final, NoReturn
 
 import orjson
 
-from ..errors import ProviderStreamError, StreamInterruptedError
+from ..errors import ErrorKind, ProviderStreamError, StreamInterruptedError
 from ..model_facts import effort_values, openai_reasoning_effort
+from ..strict_tools import wire_parameters
+from ..wire_apis import OPENAI_RESPONSES
 from ..tool_ids import stable_hash
+from ..structured import responses_text_format
 from ..transform import is_same_model
 from ..types import (
+    CUSTOM_TOOL_INPUT,
     AssistantMessage,
+    BuiltinTool,
+    CustomTool,
     ImageContent,
     TextContent,
     ThinkingContent,
@@ -63,7 +83,10 @@ from ..types import (
     Usage,
     UserMessage,
 )
+from ._chunks import NOT_JSON, loads_replacing_lone_surrogates
+from ..overflow import classify_error
 from .base import SSEParser, resolve_cache_retention
+from .openai_completions_stream import OPENAI_ERROR_KINDS
 
 if TYPE_CHECKING:
     from ..capabilities import ShapedRequest, ToolChoice
@@ -75,6 +98,7 @@ __all__ = [
     "ENCRYPTED_REASONING",
     "LOGPROBS_INCLUDE",
     "METADATA_LIMITS",
+    "RESPONSES_ERROR_KINDS",
     "ResponsesParser",
     "ResponsesSettings",
     "build_body",
@@ -104,24 +128,12 @@ METADATA_LIMITS: Final = (16, 64, 512)
 MAX_ITEM_ID: Final = 64
 """Longest item id the API accepts; longer message ids are replaced by a short hash."""
 
-_RETRYABLE_ERRORS: Final = frozenset(
-    {
-        "server_error",
-        "internal_error",
-        "internal_server_error",
-        "rate_limit_exceeded",
-        "rate_limit_error",
-        "rate_limited",
-        "too_many_requests",
-        "overloaded",
-        "overloaded_error",
-        "server_overloaded",
-        "server_is_overloaded",
-        "service_unavailable",
-        "slow_down",
-        "timeout",
-    }
-)
+RESPONSES_ERROR_KINDS: Final[Mapping[str, ErrorKind]] = {
+    **OPENAI_ERROR_KINDS,
+    "slow_down": "rate_limit",
+    "vector_store_timeout": "timeout",
+}
+"""The Responses API's error codes -> kind: OpenAI's (:data:`OPENAI_ERROR_KINDS`) and its own."""
 _SIGNATURE_VERSION: Final = 1
 
 
@@ -147,10 +159,14 @@ def read_settings(options: StreamOptions) -> ResponsesSettings:
     )
 
 
-def convert_tool_choice(choice: ToolChoice) -> str | dict[str, Any]:
-    """A canonical ``tool_choice`` on the wire: the word as is, a named tool as ``{"type": "function", ...}``."""
+def convert_tool_choice(choice: ToolChoice, tools: list[Tool] | None = None) -> str | dict[str, Any]:
+    """A canonical ``tool_choice`` on the wire: the word as is, a named tool as ``{"type": "function", ...}``
+    (``{"type": "custom", ...}`` for a custom tool, ``{"type": name}`` for a built-in one)."""
     if isinstance(choice, dict):
-        return {"type": "function", "name": choice["name"]}
+        tool = next((t for t in tools or () if t.name == choice["name"]), None)
+        if isinstance(tool, BuiltinTool):
+            return {"type": tool.name}
+        return {"type": "custom" if isinstance(tool, CustomTool) else "function", "name": choice["name"]}
     return choice
 
 
@@ -224,18 +240,83 @@ def map_reasoning_level(model: Model, options: StreamOptions) -> StreamOptions:
 # --------------------------------------------------------------------------- request body
 
 
+_BUILTIN_ITEMS: Final[Mapping[str, tuple[str, str, str]]] = {
+    "apply_patch": ("apply_patch_call", "operation", "apply_patch_call_output"),
+    "shell": ("shell_call", "action", "shell_call_output"),
+    "local_shell": ("local_shell_call", "action", "local_shell_call_output"),
+}
+"""Built-in tool -> (its call item type, the field holding the call's arguments, its output item type)."""
+_BUILTIN_BY_ITEM: Final = {item: name for name, (item, _, _) in _BUILTIN_ITEMS.items()}
+_CUSTOM_CALL: Final = "custom_tool_call"
+
+
 def convert_tools(tools: list[Tool]) -> list[dict[str, Any]]:
-    """Function tools; ``strict: false`` because alchemy does not rewrite schemas for strict mode."""
-    return [
-        {
-            "type": "function",
-            "name": tool.name,
-            "description": tool.description,
-            "parameters": tool.parameters,
-            "strict": False,
-        }
-        for tool in tools
-    ]
+    """Function tools (a strict tool's schema normalised for strict mode, :mod:`alchemy.strict_tools`),
+    ``custom`` tools, and built-in tools as ``{"type": name}``."""
+    out: list[dict[str, Any]] = []
+    for tool in tools:
+        if isinstance(tool, BuiltinTool):
+            out.append({"type": tool.name})
+        elif isinstance(tool, CustomTool):
+            custom: dict[str, Any] = {"type": "custom", "name": tool.name, "description": tool.description}
+            if tool.format is not None:
+                custom["format"] = tool.format
+            out.append(custom)
+        else:
+            out.append(
+                {
+                    "type": "function",
+                    "name": tool.name,
+                    "description": tool.description,
+                    "parameters": wire_parameters(tool, OPENAI_RESPONSES.name),
+                    "strict": tool.strict,
+                }
+            )
+    return out
+
+
+def _tool_kinds(context: Context) -> dict[str, Tool]:
+    """The context's custom and built-in tools by name (their calls and results have their own items)."""
+    return {tool.name: tool for tool in context.tools or () if isinstance(tool, (CustomTool, BuiltinTool))}
+
+
+def _call_item(block: ToolCall, tool: Tool | None, call_id: str) -> dict[str, Any]:
+    """A call's input item: ``function_call``, ``custom_tool_call`` or a built-in tool's call."""
+    if isinstance(tool, BuiltinTool):
+        item_type, field_name, _ = _BUILTIN_ITEMS[tool.name]
+        return {"type": item_type, "call_id": call_id, field_name: block.arguments, "status": "completed"}
+    if isinstance(tool, CustomTool):
+        text = block.arguments.get(CUSTOM_TOOL_INPUT)
+        raw = text if isinstance(text, str) else orjson.dumps(block.arguments).decode()
+        return {"type": _CUSTOM_CALL, "call_id": call_id, "name": block.name, "input": raw}
+    return {
+        "type": "function_call",
+        "call_id": call_id,
+        "name": block.name,
+        "arguments": orjson.dumps(block.arguments).decode(),
+    }
+
+
+def _result_item(result: ToolResultMessage, tool: Tool | None) -> dict[str, Any]:
+    """A tool result's input item: the ``*_output`` item matching the call's kind.
+
+    A shell result has no exit code of its own: the text is stdout (stderr when
+    ``is_error``) and the exit code 0 (1 when ``is_error``).
+    """
+    call_id = result.tool_call_id.partition("|")[0]
+    if isinstance(tool, BuiltinTool):
+        output_type = _BUILTIN_ITEMS[tool.name][2]
+        text = "\n".join(block.text for block in result.content if isinstance(block, TextContent))
+        if tool.name == "shell":
+            outcome = {"type": "exit", "exit_code": 1 if result.is_error else 0}
+            streams = {"stdout": "", "stderr": text} if result.is_error else {"stdout": text, "stderr": ""}
+            return {"type": output_type, "call_id": call_id, "output": [{**streams, "outcome": outcome}]}
+        item: dict[str, Any] = {"type": output_type, "call_id": call_id, "output": text}
+        if tool.name == "apply_patch":
+            item["status"] = "failed" if result.is_error else "completed"
+        return item
+    output_type = "custom_tool_call_output" if isinstance(tool, CustomTool) else "function_call_output"
+    return {"type": output_type, "call_id": call_id, "output": _tool_output(result)}
 
 
 def _user_parts(content: str | list[TextContent | ImageContent]) -> list[dict[str, Any]]:
@@ -321,7 +402,9 @@ class _MessageIds:
         return stored
 
 
-def _assistant_items(message: AssistantMessage, model: Model, ids: _MessageIds) -> list[dict[str, Any]]:
+def _assistant_items(
+    message: AssistantMessage, model: Model, ids: _MessageIds, kinds: Mapping[str, Tool]
+) -> list[dict[str, Any]]:
     own = is_same_model(message, model)
     items: list[dict[str, Any]] = []
     for block in message.content:
@@ -345,12 +428,7 @@ def _assistant_items(message: AssistantMessage, model: Model, ids: _MessageIds) 
             items.append(item)
         elif isinstance(block, ToolCall):
             call_id, _, item_id = block.id.partition("|")
-            call: dict[str, Any] = {
-                "type": "function_call",
-                "call_id": call_id,
-                "name": block.name,
-                "arguments": orjson.dumps(block.arguments).decode(),
-            }
+            call = _call_item(block, kinds.get(block.name), call_id)
             if own and item_id:
                 call["id"] = item_id
             items.append(call)
@@ -363,6 +441,7 @@ def convert_messages(context: Context, model: Model) -> list[dict[str, Any]]:
     if context.system_prompt:
         items.append({"role": "developer" if model.reasoning else "system", "content": context.system_prompt})
     ids = _MessageIds()
+    kinds = _tool_kinds(context)
     message: Message
     for message in context.messages:
         if isinstance(message, UserMessage):
@@ -370,15 +449,9 @@ def convert_messages(context: Context, model: Model) -> list[dict[str, Any]]:
             if parts:
                 items.append({"role": "user", "content": parts})
         elif isinstance(message, AssistantMessage):
-            items.extend(_assistant_items(message, model, ids))
+            items.extend(_assistant_items(message, model, ids, kinds))
         else:
-            items.append(
-                {
-                    "type": "function_call_output",
-                    "call_id": message.tool_call_id.partition("|")[0],
-                    "output": _tool_output(message),
-                }
-            )
+            items.append(_result_item(message, kinds.get(message.tool_name)))
     return items
 
 
@@ -439,13 +512,15 @@ def build_body(
     if context.tools:
         body["tools"] = convert_tools(context.tools)
     if values.tool_choice is not None:
-        body["tool_choice"] = convert_tool_choice(values.tool_choice)
+        body["tool_choice"] = convert_tool_choice(values.tool_choice, context.tools)
     if options.parallel_tool_calls is not None:
         body["parallel_tool_calls"] = options.parallel_tool_calls
     if values.user is not None:
         body[user_field] = values.user
     if options.metadata:
         body["metadata"] = dict(options.metadata)
+    if options.output is not None and options.output.native:
+        body["text"] = {"format": responses_text_format(options.output)}
     include: list[str] = []
     if model.reasoning:
         reasoning = _reasoning_field(settings)
@@ -540,8 +615,14 @@ def stream_error(label: str, payload: Mapping[str, Any]) -> ProviderStreamError:
     message = _text(error.get("message")) or "no message given"
     param = _text(error.get("param"))
     where = f" (param {param})" if param else ""
-    retryable = bool({code, kind} & _RETRYABLE_ERRORS)
-    return ProviderStreamError(f"{label} stream error {name}: {message}{where}", retryable=retryable)
+    text = f"{label} stream error {name}: {message}{where}"
+    known = code if code and code.lower() in RESPONSES_ERROR_KINDS else kind or code
+    return ProviderStreamError(
+        text,
+        kind=classify_error(code=known, text=text, codes=RESPONSES_ERROR_KINDS),
+        code=known,
+        provider_message=_text(error.get("message")),
+    )
 
 
 def _failed_error(label: str, response: Mapping[str, Any]) -> ProviderStreamError:
@@ -549,12 +630,21 @@ def _failed_error(label: str, response: Mapping[str, Any]) -> ProviderStreamErro
     if isinstance(error, Mapping):
         code = _text(error.get("code")) or _text(error.get("type")) or "unknown_error"
         message = _text(error.get("message")) or "no message given"
-        retryable = code in _RETRYABLE_ERRORS
-        return ProviderStreamError(f"{label} response failed: {code}: {message}", retryable=retryable)
+        text = f"{label} response failed: {code}: {message}"
+        return ProviderStreamError(
+            text,
+            kind=classify_error(code=code, text=text, codes=RESPONSES_ERROR_KINDS),
+            code=code,
+            provider_message=_text(error.get("message")),
+        )
     status = _text(response.get("status")) or "failed"
     reason = _incomplete_reason(response)
     detail = f" ({reason})" if reason else ""
-    return ProviderStreamError(f"{label} response {status}{detail}")
+    return ProviderStreamError(
+        f"{label} response {status}{detail}",
+        kind=classify_error(code=reason, codes=RESPONSES_ERROR_KINDS) if reason else "unknown",
+        code=reason,
+    )
 
 
 def _incomplete_reason(response: Mapping[str, Any]) -> str | None:
@@ -562,16 +652,6 @@ def _incomplete_reason(response: Mapping[str, Any]) -> str | None:
     if isinstance(details, Mapping):
         return _text(details.get("reason"))
     return None
-
-
-# --------------------------------------------------------------------------- the stream parser
-
-# What kind of output item is open.
-_NONE: Final = 0
-_REASONING: Final = 1
-_MESSAGE: Final = 2
-_FUNCTION: Final = 3
-_SKIPPED: Final = 4
 
 
 def _summary_text(item: Mapping[str, Any]) -> str:
@@ -587,21 +667,89 @@ def _summary_text(item: Mapping[str, Any]) -> str:
     return ""
 
 
-def _message_text(item: Mapping[str, Any]) -> str:
+def _message_text(item: Mapping[str, Any], *, with_refusal: bool = True) -> str:
+    """The text of a message item: ``output_text`` parts, and ``refusal`` parts unless told otherwise."""
     parts = item.get("content")
     if not isinstance(parts, list):
         return ""
     texts = []
     for part in parts:
         if isinstance(part, dict):
-            value = part.get("text") if part.get("type") == "output_text" else part.get("refusal")
+            if part.get("type") == "output_text":
+                value = part.get("text")
+            else:
+                value = part.get("refusal") if with_refusal else None
             if isinstance(value, str):
                 texts.append(value)
     return "".join(texts)
 
 
+# --------------------------------------------------------------------------- the stream parser
+
+# What kind of output item an :class:`_Item` is.
+_REASONING: Final = 1
+_MESSAGE: Final = 2
+_FUNCTION: Final = 3
+_SKIPPED: Final = 4
+_CUSTOM: Final = 5
+_BUILTIN: Final = 6
+_BLOCK_KINDS: Final = {"reasoning": _REASONING, "message": _MESSAGE, "function_call": _FUNCTION}
+
+_Op = Callable[["_Item", Any], None]
+
+
+class _Item:
+    """One output item of the response: its kind, its block once it streams, and what waits for it."""
+
+    __slots__ = (
+        "kind",
+        "index",
+        "data",
+        "pending",
+        "block",
+        "part",
+        "written",
+        "arguments_streamed",
+        "raw",
+        "finished",
+    )
+
+    def __init__(self, kind: int, index: int | None, data: Mapping[str, Any]) -> None:
+        self.kind = kind
+        self.index = index
+        self.data = data  # the item as first seen (``output_item.added``, else its ``done``)
+        self.pending: list[tuple[_Op, Any]] | None = []  # ``None`` once the item streams to the emitter
+        self.block: Any = None
+        self.part: tuple[str, Any] | None = None
+        self.written = False
+        self.arguments_streamed = False
+        self.raw: list[str] = []  # a custom tool call's input text as streamed
+        self.finished = False
+
+    def order(self) -> float:
+        return self.index if self.index is not None else math.inf
+
+
+def _item_id(value: Any) -> str | None:
+    return value if isinstance(value, str) and value else None
+
+
+def _output_index(payload: Mapping[str, Any]) -> int | None:
+    index = payload.get("output_index")
+    return index if type(index) is int else None
+
+
 class ResponsesParser(SSEParser):
-    """Turns a Responses event stream into emitter calls (sans-I/O, one response)."""
+    """Turns a Responses event stream into emitter calls (sans-I/O, one response).
+
+    Output items are keyed by identity: by ``output_index``, else by ``item_id``, else
+    (ids that change on every event, no index) the newest unfinished item of the
+    event's kind. Several items may be open at once, but the emitter's blocks are
+    sequential: the item that streams is the first unfinished one in output order,
+    and the events of items after it wait in their item until it is done (then they
+    are replayed at once). So each block ends when *its* item is done, content is in
+    output order, and an item whose ``done`` comes late is neither doubled nor moved.
+    """
 
     __slots__ = (
         "_label",
@@ -609,11 +757,11 @@ class ResponsesParser(SSEParser):
         "_logprobs",
         "_text_delta",
         "_handlers",
-        "_kind",
-        "_item_id",
-        "_part",
-        "_thinking_written",
-        "_arguments_streamed",
+        "_by_index",
+        "_by_id",
+        "_queue",
+        "_live",
+        "_custom_tools",
         "_tool_calls",
         "_ended",
         "_events",
@@ -627,11 +775,11 @@ class ResponsesParser(SSEParser):
         self._requested_tier = requested_tier
         self._logprobs = logprobs  # keep the deltas' logprobs (only when the call asked for them)
         self._text_delta = emitter.text_delta
-        self._kind = _NONE
-        self._item_id: str | None = None
-        self._part: tuple[str, Any] | None = None
-        self._thinking_written = False
-        self._arguments_streamed = False
+        self._by_index: dict[int, _Item] = {}
+        self._by_id: dict[str, _Item] = {}
+        self._queue: list[_Item] = []  # unfinished items in output order; the first one streams
+        self._live: _Item | None = None
+        self._custom_tools: frozenset[str] | None = None  # the request's custom tools, when the server echoes them
         self._tool_calls = 0
         self._ended = False
         self._events = 0
@@ -640,11 +788,13 @@ class ResponsesParser(SSEParser):
             "response.in_progress": self._on_response_started,
             "response.output_item.added": self._on_item_added,
             "response.output_item.done": self._on_item_done,
+            "response.output_text.delta": self._on_text_delta,
             "response.reasoning_summary_text.delta": self._on_summary_delta,
             "response.reasoning_text.delta": self._on_reasoning_text_delta,
             "response.refusal.delta": self._on_refusal_delta,
             "response.function_call_arguments.delta": self._on_arguments_delta,
             "response.function_call_arguments.done": self._on_arguments_done,
+            "response.custom_tool_call_input.delta": self._on_custom_input_delta,
             "response.completed": self._on_completed,
             "response.incomplete": self._on_incomplete,
             "response.failed": self._on_failed,
@@ -658,29 +808,39 @@ class ResponsesParser(SSEParser):
         try:
             payload = orjson.loads(data)
         except orjson.JSONDecodeError as exc:
-            raise StreamInterruptedError(
-                f"{self._label} sent an event that is not valid JSON ({event}: {exc}); "
-                f"{self._events - 1} events were read before it"
-            ) from None
+            payload = loads_replacing_lone_surrogates(data)
+            if payload is NOT_JSON:
+                raise StreamInterruptedError(
+                    f"{self._label} sent an event that is not valid JSON ({event}: {exc}); "
+                    f"{self._events - 1} events were read before it"
+                ) from None
         if type(payload) is not dict:
             raise StreamInterruptedError(f"{self._label} sent an event that is not a JSON object ({event})")
         kind = payload.get("type") or event
         if kind == "response.output_text.delta":
-            delta = payload.get("delta")
-            if delta:
-                self._text_delta(delta)
-            if self._logprobs:
-                items = payload.get("logprobs")
-                if items and isinstance(items, list):
-                    self.emitter.add_logprobs(token_logprobs(items))
-            return
+            live = self._live  # the hot path: text of the item that streams
+            if live is not None and live.kind == _MESSAGE and payload.get("output_index", -1) == live.index:
+                delta = payload.get("delta")
+                if delta:
+                    self._text_delta(delta)
+                if self._logprobs:
+                    items = payload.get("logprobs")
+                    if items and isinstance(items, list):
+                        self.emitter.add_logprobs(token_logprobs(items))
+                return
         handler = self._handlers.get(kind)
         if handler is not None and not self._ended:
             handler(payload)
 
+    def flush_pending(self) -> None:
+        """The stream ends early: the items waiting for their turn stream now (the last stays open)."""
+        if not self._ended:
+            self._flush()
+
     def finish(self) -> None:
         if self._ended:
             return
+        self._flush()
         raise StreamInterruptedError(
             f"{self._label} stream ended before the response was complete "
             f"(no response.completed after {self._events} events)"
@@ -694,6 +854,11 @@ class ResponsesParser(SSEParser):
             response_id = response.get("id")
             if isinstance(response_id, str) and response_id:
                 self.emitter.set_response_id(response_id)
+            tools = response.get("tools")
+            if isinstance(tools, list) and self._custom_tools is None:
+                self._custom_tools = frozenset(
+                    str(t.get("name")) for t in tools if isinstance(t, dict) and t.get("type") == "custom"
+                )
 
     def _apply_usage(self, response: Mapping[str, Any]) -> None:
         raw = response.get("usage")
@@ -702,10 +867,17 @@ class ResponsesParser(SSEParser):
             self.emitter.set_usage(responses_usage(raw, tier))
 
     def _end(self, reason: StopReason) -> None:
+        self._flush(close_last=True)
         self._ended = True
         if reason == "stop" and self._tool_calls:
             reason = "toolUse"
         self.emitter.done(reason)
+
+    def _fail(self, error: Exception) -> NoReturn:
+        """Ends the response with ``error``, keeping every item received (the last one stays open)."""
+        self._flush()
+        self._ended = True
+        raise error
 
     def _on_completed(self, payload: dict[str, Any]) -> None:
         response = payload.get("response")
@@ -715,8 +887,7 @@ class ResponsesParser(SSEParser):
         self._apply_usage(response)
         status = response.get("status")
         if status in ("failed", "cancelled"):
-            self._ended = True
-            raise _failed_error(self._label, response)
+            self._fail(_failed_error(self._label, response))
         if status == "incomplete":
             self._finish_incomplete(response)
         else:
@@ -735,183 +906,285 @@ class ResponsesParser(SSEParser):
         if reason in (None, "max_output_tokens", "max_tokens"):
             self._end("length")
             return
-        self._ended = True
-        raise ProviderStreamError(f"{self._label} response incomplete: {reason}")
+        self._fail(
+            ProviderStreamError(
+                f"{self._label} response incomplete: {reason}",
+                kind=classify_error(code=reason, codes=RESPONSES_ERROR_KINDS) if reason else "unknown",
+                code=reason,
+            )
+        )
 
     def _on_failed(self, payload: dict[str, Any]) -> None:
         response = payload.get("response")
         if not isinstance(response, dict):
             response = {}
         self._apply_usage(response)
-        self._ended = True
-        raise _failed_error(self._label, response)
+        self._fail(_failed_error(self._label, response))
 
     def _on_error(self, payload: dict[str, Any]) -> None:
-        self._ended = True
-        raise stream_error(self._label, payload)
+        self._fail(stream_error(self._label, payload))
 
-    # -- output items ----------------------------------------------------------------
+    # -- output items: identity, order, and the one that streams -----------------------
+
+    def _add(self, kind: int, index: int | None, item_id: str | None, data: Mapping[str, Any]) -> _Item:
+        item = _Item(kind, index, data)
+        if index is not None:
+            self._by_index[index] = item
+        if item_id:
+            self._by_id[item_id] = item
+        if kind == _SKIPPED:
+            item.finished = True
+            return item
+        queue = self._queue
+        position = len(queue)
+        while position > (1 if self._live is not None else 0) and queue[position - 1].order() > item.order():
+            position -= 1
+        queue.insert(position, item)
+        self._advance()
+        return item
+
+    def _find(self, payload: Mapping[str, Any], kind: int, data: Mapping[str, Any] | None = None) -> _Item | None:
+        """The item an event belongs to (made when the server never announced it); ``None``: ignore the event."""
+        index = _output_index(payload)
+        item_id = _item_id(payload.get("item_id")) or _item_id((data or {}).get("id"))
+        item = self._by_index.get(index) if index is not None else None
+        if item is None and item_id is not None:
+            item = self._by_id.get(item_id)
+        if item is None and index is None:
+            item = next((i for i in reversed(self._queue) if i.kind == kind), None)  # ids that change per event
+        if item is None:
+            return self._add(kind, index, item_id, data or {})
+        if item_id is not None:
+            self._by_id.setdefault(item_id, item)
+        return item if item.kind == kind else None
+
+    def _apply(self, item: _Item | None, op: _Op, value: Any) -> None:
+        """Runs ``op`` on an item now if it streams, else keeps it until the item's turn comes."""
+        if item is None or item.finished:
+            return
+        if item.pending is not None:
+            item.pending.append((op, value))
+            return
+        op(item, value)
+        if item.finished:
+            self._advance()
+
+    def _advance(self) -> None:
+        """Lets the first unfinished item stream: opens its block and replays what it received."""
+        while self._live is None and self._queue:
+            item = self._live = self._queue[0]
+            self._open(item)
+            pending, item.pending = item.pending or [], None
+            for op, value in pending:
+                if item.finished:
+                    break
+                op(item, value)
+
+    def _retire(self, item: _Item) -> None:
+        item.finished = True
+        if self._queue and self._queue[0] is item:
+            del self._queue[0]
+        if self._live is item:
+            self._live = None
+
+    def _flush(self, *, close_last: bool = False) -> None:
+        """Streams every waiting item (the response ends); each block but the last is closed."""
+        while self._queue:
+            if self._live is None:
+                self._advance()
+                continue
+            item = self._live
+            if len(self._queue) == 1 and not close_last:
+                return
+            self._close(item)
+            self._retire(item)
+
+    def _open(self, item: _Item) -> None:
+        emitter = self.emitter
+        kind = item.kind
+        if kind == _REASONING:
+            emitter.thinking_start()
+        elif kind == _MESSAGE:
+            emitter.text_start()
+        else:
+            data = item.data
+            emitter.tool_call_start(_call_id(data), _call_name(data))
+            self._tool_calls += 1
+            arguments = data.get("arguments")
+            if kind == _CUSTOM:
+                emitter.tool_call_delta(_CUSTOM_OPEN)
+                self._custom_piece(item, data.get("input"))
+            elif kind == _FUNCTION and isinstance(arguments, str) and arguments:
+                item.arguments_streamed = True
+                emitter.tool_call_delta(arguments)
+        item.block = emitter.open_block
+
+    def _close(self, item: _Item) -> None:
+        """Closes an item's block when its ``output_item.done`` never came."""
+        emitter = self.emitter
+        if emitter.open_block is not item.block:
+            return
+        if item.kind == _REASONING:
+            emitter.thinking_end()
+        elif item.kind == _MESSAGE:
+            emitter.text_end()
+        else:
+            emitter.tool_call_end()
+
+    def _item_kind(self, data: Mapping[str, Any]) -> int:
+        """What an output item becomes; calls the server runs itself are skipped.
+
+        A ``custom_tool_call`` is the client's unless the response echoes its tools and
+        none is a custom tool of that name (xAI reports its own search tools so); a
+        built-in call is the client's unless it names a hosted (container) environment.
+        """
+        item_type = data.get("type")
+        kind = _BLOCK_KINDS.get(item_type)  # type: ignore[arg-type]
+        if kind is not None:
+            return kind
+        if item_type == _CUSTOM_CALL:
+            custom = self._custom_tools
+            return _CUSTOM if custom is None or data.get("name") in custom else _SKIPPED
+        if item_type in _BUILTIN_BY_ITEM:
+            environment = data.get("environment")
+            hosted = isinstance(environment, dict) and environment.get("type") not in (None, "local")
+            return _SKIPPED if hosted else _BUILTIN
+        return _SKIPPED
 
     def _on_item_added(self, payload: dict[str, Any]) -> None:
-        item = payload.get("item")
-        if not isinstance(item, dict):
+        data = payload.get("item")
+        if not isinstance(data, dict):
             return
-        item_type = item.get("type")
-        item_id = item.get("id") if isinstance(item.get("id"), str) else None
-        if item_type == "reasoning":
-            self._open_reasoning(item_id)
-        elif item_type == "message":
-            self._open_message(item_id)
-        elif item_type == "function_call":
-            self._open_function(item)
-            arguments = item.get("arguments")
-            if isinstance(arguments, str) and arguments:
-                self._arguments_streamed = True
-                self.emitter.tool_call_delta(arguments)
-        else:
-            self._close_block()
-            self._kind = _SKIPPED
-            self._item_id = item_id
-            logger.debug("skipping server-side output item %s (id %s)", item_type, item_id)
+        kind = self._item_kind(data)
+        if kind == _SKIPPED:
+            logger.debug("skipping server-side output item %s (id %s)", data.get("type"), data.get("id"))
+        self._find(payload, kind, data)
 
     def _on_item_done(self, payload: dict[str, Any]) -> None:
-        item = payload.get("item")
-        if not isinstance(item, dict):
+        data = payload.get("item")
+        if not isinstance(data, dict):
             return
-        item_type = item.get("type")
-        item_id = item.get("id") if isinstance(item.get("id"), str) else None
-        if item_type == "reasoning":
-            self._finish_reasoning(item, item_id)
-        elif item_type == "message":
-            self._finish_message(item, item_id)
-        elif item_type == "function_call":
-            self._finish_function(item, item_id)
-        else:
-            if not (self._kind == _SKIPPED and self._item_id == item_id):
-                logger.debug("skipping server-side output item %s (id %s)", item_type, item_id)
-            if self._kind == _SKIPPED:
-                self._kind = _NONE
-
-    def _is_open(self, kind: int, item_id: str | None) -> bool:
-        return self._kind == kind and (item_id is None or self._item_id is None or self._item_id == item_id)
-
-    def _open_block(self, cls: type[Any]) -> Any:
-        """The emitter's open block if it is a ``cls``, else ``None``."""
-        block = self.emitter.open_block
-        return block if isinstance(block, cls) else None
-
-    def _close_block(self) -> None:
-        """Closes whatever block is open (an item whose ``output_item.done`` never came)."""
-        emitter = self.emitter
-        block = emitter.open_block
-        if isinstance(block, TextContent):
-            emitter.text_end()
-        elif isinstance(block, ThinkingContent):
-            emitter.thinking_end()
-        elif block is not None:
-            emitter.tool_call_end()
-        self._kind = _NONE
+        item_type = data.get("type")
+        kind = self._item_kind(data)
+        if kind == _SKIPPED:
+            index = _output_index(payload)
+            known = self._by_index.get(index) if index is not None else None
+            if known is None and not self._by_id.get(_item_id(data.get("id")) or ""):
+                logger.debug("skipping server-side output item %s (id %s)", item_type, data.get("id"))
+                self._find(payload, kind, data)
+            return
+        done = {
+            _REASONING: self._finish_reasoning,
+            _MESSAGE: self._finish_message,
+            _FUNCTION: self._finish_function,
+            _CUSTOM: self._finish_custom,
+            _BUILTIN: self._finish_builtin,
+        }
+        self._apply(self._find(payload, kind, data), done[kind], data)
 
     # reasoning
 
-    def _open_reasoning(self, item_id: str | None) -> None:
-        self._close_block()
-        self.emitter.thinking_start()
-        self._kind = _REASONING
-        self._item_id = item_id
-        self._part = None
-        self._thinking_written = False
-
-    def _thinking_piece(self, part: tuple[str, Any], delta: Any) -> None:
-        if not isinstance(delta, str) or not delta:
-            return
-        if self._kind != _REASONING:
-            self._open_reasoning(None)
-        if part != self._part:
-            if self._thinking_written:
+    def _thinking_piece(self, item: _Item, piece: tuple[tuple[str, Any], str]) -> None:
+        part, delta = piece
+        if part != item.part:
+            if item.written:
                 self.emitter.thinking_delta("\n\n")
-            self._part = part
-        self._thinking_written = True
+            item.part = part
+        item.written = True
         self.emitter.thinking_delta(delta)
 
     def _on_summary_delta(self, payload: dict[str, Any]) -> None:
-        self._thinking_piece(("summary", payload.get("summary_index", 0)), payload.get("delta"))
+        delta = payload.get("delta")
+        if isinstance(delta, str) and delta:
+            piece = (("summary", payload.get("summary_index", 0)), delta)
+            self._apply(self._find(payload, _REASONING), self._thinking_piece, piece)
 
     def _on_reasoning_text_delta(self, payload: dict[str, Any]) -> None:
-        self._thinking_piece(("content", payload.get("content_index", 0)), payload.get("delta"))
+        delta = payload.get("delta")
+        if isinstance(delta, str) and delta:
+            piece = (("content", payload.get("content_index", 0)), delta)
+            self._apply(self._find(payload, _REASONING), self._thinking_piece, piece)
 
-    def _finish_reasoning(self, item: dict[str, Any], item_id: str | None) -> None:
+    def _finish_reasoning(self, item: _Item, data: dict[str, Any]) -> None:
         emitter = self.emitter
-        if not self._is_open(_REASONING, item_id) or self._open_block(ThinkingContent) is None:
-            self._open_reasoning(item_id)
-        if not self._thinking_written:
-            text = _summary_text(item)
+        if not item.written:
+            text = _summary_text(data)
             if text:
                 emitter.thinking_delta(text)
-        emitter.set_thinking_signature(orjson.dumps(item).decode())
-        self._close_block()
+        emitter.set_thinking_signature(orjson.dumps(data).decode())
+        emitter.thinking_end()
+        self._retire(item)
 
     # messages
 
-    def _open_message(self, item_id: str | None) -> None:
-        self._close_block()
-        self.emitter.text_start()
-        self._kind = _MESSAGE
-        self._item_id = item_id
+    def _on_text_delta(self, payload: dict[str, Any]) -> None:
+        delta = payload.get("delta")
+        logprobs = payload.get("logprobs") if self._logprobs else None
+        if delta or logprobs:
+            self._apply(self._find(payload, _MESSAGE), self._text_piece, (delta, logprobs))
+
+    def _text_piece(self, item: _Item, piece: tuple[Any, Any]) -> None:
+        delta, logprobs = piece
+        if delta:
+            self.emitter.text_delta(delta)  # a delta that is not text is a malformed event (TypeError)
+        if logprobs and isinstance(logprobs, list):
+            self.emitter.add_logprobs(token_logprobs(logprobs))
 
     def _on_refusal_delta(self, payload: dict[str, Any]) -> None:
         delta = payload.get("delta")
         if isinstance(delta, str) and delta:
-            self._text_delta(delta)
+            self._apply(self._find(payload, _MESSAGE), self._refusal_piece, delta)
 
-    def _finish_message(self, item: dict[str, Any], item_id: str | None) -> None:
+    def _refusal_piece(self, item: _Item, delta: str) -> None:
+        self.emitter.refusal_delta(delta)  # text as well, unless the call asked for structured output
+
+    def _finish_message(self, item: _Item, data: dict[str, Any]) -> None:
         emitter = self.emitter
-        block = self._open_block(TextContent)
-        if block is None or not self._is_open(_MESSAGE, item_id):
-            self._open_message(item_id)
-            block = self._open_block(TextContent)
-        streamed: str = block.text
-        full = _message_text(item)
+        block = item.block
+        streamed: str = block.text if isinstance(block, TextContent) else ""
+        full = _message_text(data, with_refusal=emitter.message.refusal is None)  # a streamed refusal is kept apart
         if len(full) > len(streamed) and full.startswith(streamed):
             emitter.text_delta(full[len(streamed) :])  # the part no delta carried
+        item_id = _item_id(data.get("id"))
         if item_id:
-            phase = item.get("phase")
+            phase = data.get("phase")
             emitter.set_text_signature(text_signature(item_id, phase if isinstance(phase, str) else None))
-        self._close_block()
+        emitter.text_end()
+        self._retire(item)
 
     # function calls
 
-    def _open_function(self, item: Mapping[str, Any]) -> None:
-        self._close_block()
-        call_id = _text(item.get("call_id")) or ""
-        item_id = _text(item.get("id"))
-        tool_call_id = f"{call_id}|{item_id}" if item_id else call_id
-        self.emitter.tool_call_start(tool_call_id, _text(item.get("name")) or "")
-        self._kind = _FUNCTION
-        self._item_id = item_id
-        self._arguments_streamed = False
-        self._tool_calls += 1
-
     def _on_arguments_delta(self, payload: dict[str, Any]) -> None:
         delta = payload.get("delta")
-        if self._kind == _FUNCTION and isinstance(delta, str) and delta:
-            self._arguments_streamed = True
-            self.emitter.tool_call_delta(delta)
+        if isinstance(delta, str) and delta:
+            self._apply(self._find(payload, _FUNCTION), self._arguments_piece, delta)
+
+    def _arguments_piece(self, item: _Item, delta: str) -> None:
+        item.arguments_streamed = True
+        self.emitter.tool_call_delta(delta)
 
     def _on_arguments_done(self, payload: dict[str, Any]) -> None:
         arguments = payload.get("arguments")
-        if self._kind == _FUNCTION and not self._arguments_streamed and isinstance(arguments, str) and arguments:
-            self._arguments_streamed = True
-            self.emitter.tool_call_delta(arguments)
+        if isinstance(arguments, str) and arguments:
+            self._apply(self._find(payload, _FUNCTION), self._whole_arguments, arguments)
 
-    def _finish_function(self, item: dict[str, Any], item_id: str | None) -> None:
+    def _whole_arguments(self, item: _Item, arguments: str) -> None:
+        if not item.arguments_streamed:
+            self._arguments_piece(item, arguments)
+
+    def _name_late_call(self, item: _Item, data: Mapping[str, Any]) -> None:
+        """Names a call announced by its deltas alone, from its ``done`` item."""
+        block = item.block
+        if isinstance(block, ToolCall) and not block.name:
+            self.emitter.update_tool_call(id=_call_id(data), name=_call_name(data) or None)
+
+    def _finish_function(self, item: _Item, data: dict[str, Any]) -> None:
         emitter = self.emitter
-        if not self._is_open(_FUNCTION, item_id) or self._open_block(ToolCall) is None:
-            self._open_function(item)
-        arguments = item.get("arguments")
+        self._name_late_call(item, data)
+        arguments = data.get("arguments")
         parsed: dict[str, Any] | None = None
         if isinstance(arguments, str):
-            if not self._arguments_streamed and arguments:
+            if not item.arguments_streamed and arguments:
                 emitter.tool_call_delta(arguments)
             try:
                 value = orjson.loads(arguments) if arguments.strip() else {}
@@ -920,4 +1193,55 @@ class ResponsesParser(SSEParser):
             if isinstance(value, dict):
                 parsed = value
         emitter.tool_call_end(parsed)
-        self._kind = _NONE
+        self._retire(item)
+
+    # custom and built-in tool calls
+
+    def _on_custom_input_delta(self, payload: dict[str, Any]) -> None:
+        delta = payload.get("delta")
+        if isinstance(delta, str) and delta:
+            self._apply(self._find(payload, _CUSTOM), self._custom_piece, delta)
+
+    def _custom_piece(self, item: _Item, text: Any) -> None:
+        """A piece of a custom call's input, fed to the merger inside ``{"input": "...``."""
+        if isinstance(text, str) and text:
+            item.raw.append(text)
+            self.emitter.tool_call_delta(orjson.dumps(text).decode()[1:-1])
+
+    def _finish_custom(self, item: _Item, data: dict[str, Any]) -> None:
+        self._name_late_call(item, data)
+        streamed = "".join(item.raw)
+        full = data.get("input")
+        if isinstance(full, str) and len(full) > len(streamed) and full.startswith(streamed):
+            self._custom_piece(item, full[len(streamed) :])  # the part no delta carried
+            streamed = full
+        self.emitter.tool_call_delta(_CUSTOM_CLOSE)
+        self.emitter.tool_call_end({CUSTOM_TOOL_INPUT: streamed})
+        self._retire(item)
+
+    def _finish_builtin(self, item: _Item, data: dict[str, Any]) -> None:
+        """A built-in tool's call: its ``operation`` / ``action`` object, given whole."""
+        self._name_late_call(item, data)
+        field_name = _BUILTIN_ITEMS[_BUILTIN_BY_ITEM[str(data.get("type"))]][1]
+        value = data.get(field_name)
+        arguments: dict[str, Any] = value if isinstance(value, dict) else {}
+        self.emitter.tool_call_delta(orjson.dumps(arguments).decode())
+        self.emitter.tool_call_end(arguments)
+        self._retire(item)
+
+
+_CUSTOM_OPEN: Final = orjson.dumps({CUSTOM_TOOL_INPUT: ""}).decode()[:-2]
+"""How a custom call's streamed arguments begin (``{"input":"``); its text follows JSON-escaped."""
+_CUSTOM_CLOSE: Final = '"}'
+
+
+def _call_id(data: Mapping[str, Any]) -> str:
+    """A call's alchemy id: ``call_id|item_id`` (the item id is replayed to the same model only)."""
+    call_id = _text(data.get("call_id")) or ""
+    item_id = _text(data.get("id"))
+    return f"{call_id}|{item_id}" if item_id else call_id
+
+
+def _call_name(data: Mapping[str, Any]) -> str:
+    """A call's tool name: its own, or the built-in tool its item type stands for."""
+    return _text(data.get("name")) or _BUILTIN_BY_ITEM.get(str(data.get("type")), "")

@@ -18,7 +18,6 @@ a worker thread and the event loop never waits on it.
 
 from __future__ import annotations
 
-import asyncio
 import os
 import threading
 import weakref
@@ -148,11 +147,13 @@ def authorization_headers(credentials: Any) -> dict[str, str]:
                 credentials.refresh(HttpxAuthRequest())
             except google.auth.exceptions.TransportError as exc:
                 raise ProviderError(
-                    f"Vertex AI could not reach Google's token service for an access token: {exc}", retryable=True
+                    f"Vertex AI could not reach Google's token service for an access token: {exc}",
+                    kind="connection",
                 ) from None
             except google.auth.exceptions.RefreshError as exc:
                 raise ProviderError(
-                    f"Vertex AI could not get an access token from the Application Default Credentials: {exc}"
+                    f"Vertex AI could not get an access token from the Application Default Credentials: {exc}",
+                    kind="auth",
                 ) from None
         headers: dict[str, str] = {}
         credentials.apply(headers)
@@ -179,6 +180,8 @@ class CredentialsAuth:
         """:meth:`apply`, with a due refresh run in a worker thread, off the event loop."""
         if self.credentials.valid:
             return self.apply(request)
+        import asyncio  # here: the sync path never loads asyncio
+
         return await asyncio.to_thread(self.apply, request)
 
 

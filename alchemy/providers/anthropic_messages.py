@@ -23,7 +23,9 @@ Options
     -> ``{"type": "auto" | "any" | "none"}`` or ``{"type": "tool", "name": ...}``;
     ``parallel_tool_calls=False`` -> ``disable_parallel_tool_use`` on that choice
     (on ``auto`` when none was given); ``user`` or ``metadata={"user_id": ...}`` ->
-    ``metadata.user_id``; ``extra_body`` merged into the body last.
+    ``metadata.user_id``; structured output -> ``output_config.format`` on Claude
+    models with structured outputs (:mod:`alchemy.structured`); ``extra_body``
+    merged into the body last.
     Own: ``thinking_enabled``, ``thinking_budget_tokens`` (budget thinking;
     ``max_tokens`` is raised to fit the budget), ``effort`` (``output_config.effort``),
     ``interleaved_thinking`` (the beta, default on for budget-thinking models).
@@ -42,7 +44,9 @@ Response
     writes by lifetime, and its one-hour part becomes ``Usage.cache_write_1h``; the
     emitter prices the counts. ``message_stop`` ends the response. Blocks
     of other kinds (server tools and their results, compaction, ...) are skipped,
-    with a debug line on the ``alchemy`` logger. An ``error`` event inside the 200
+    with a debug line on the ``alchemy`` logger. Blocks are keyed by their ``index``:
+    interleaved blocks (a gateway that starts the next before the first stops) come
+    out whole, in index order. An ``error`` event inside the 200
     stream raises :class:`~alchemy.errors.ProviderStreamError`, retryable for
     ``overloaded_error``, ``rate_limit_error`` and ``api_error``. A repeated
     ``message_start`` before any block replaces the first; one that arrives after
@@ -54,13 +58,15 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import math
 import os
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, ClassVar, Final
 
 import orjson
 
-from ..errors import ProviderStreamError, StreamInterruptedError
+from ..errors import ErrorKind, ProviderStreamError, StreamInterruptedError
+from ..overflow import classify_error
 from ..model_facts import (
     CLAUDE_MIN_THINKING_BUDGET,
     CLAUDE_MIN_TOP_P_WHILE_THINKING,
@@ -69,6 +75,8 @@ from ..model_facts import (
     uses_adaptive_thinking,
 )
 from ..request import HttpRequest
+from ..strict_tools import wire_parameters
+from ..structured import anthropic_output_format
 from ..wire_apis import ANTHROPIC_MESSAGES
 from ..types import (
     AssistantMessage,
@@ -80,6 +88,7 @@ from ..types import (
     Usage,
     UserMessage,
 )
+from ._chunks import NOT_JSON, SHAPE_ERRORS, MalformedEventError, loads_replacing_lone_surrogates
 from .base import HttpProvider, SSEParser, resolve_cache_retention
 
 if TYPE_CHECKING:
@@ -115,7 +124,20 @@ DEFAULT_MAX_TOKENS: Final = 4096
 SIMPLE_MAX_TOKENS_CAP: Final = 32000
 IMAGE_ONLY_TEXT: Final = "(see attached image)"
 
-_RETRYABLE_ERRORS: Final = frozenset({"overloaded_error", "rate_limit_error", "api_error"})
+ERROR_KINDS: Final[Mapping[str, ErrorKind]] = {
+    "invalid_request_error": "invalid_request",
+    "authentication_error": "auth",
+    "permission_error": "permission",
+    "billing_error": "permission",
+    "not_found_error": "not_found",
+    "request_too_large": "context_overflow",
+    "rate_limit_error": "rate_limit",
+    "api_error": "server",
+    "timeout_error": "timeout",
+    "overloaded_error": "overloaded",
+}
+"""Anthropic's error types (HTTP bodies and ``error`` events) -> kind; the retryable ones
+(overloaded, rate limit, api_error) are retried before content."""
 _STOP_REASONS: Final[Mapping[str, StopReason]] = {
     "end_turn": "stop",
     "pause_turn": "stop",
@@ -294,12 +316,16 @@ def convert_messages(messages: list[Message]) -> list[dict[str, Any]]:
 
 
 def convert_tools(tools: list[Tool]) -> list[dict[str, Any]]:
-    """Tools with their JSON Schema as ``input_schema`` (an object schema, as the API requires)."""
+    """Tools with their JSON Schema as ``input_schema`` (an object schema, as the API requires);
+    a strict tool gets ``strict: true`` and its schema normalised (:mod:`alchemy.strict_tools`)."""
     converted = []
     for tool in tools:
-        schema = dict(tool.parameters)
+        schema = dict(wire_parameters(tool, ANTHROPIC_MESSAGES.name))
         schema.setdefault("type", "object")
-        converted.append({"name": tool.name, "description": tool.description, "input_schema": schema})
+        definition: dict[str, Any] = {"name": tool.name, "description": tool.description, "input_schema": schema}
+        if tool.strict:
+            definition["strict"] = True
+        converted.append(definition)
     return converted
 
 
@@ -360,6 +386,7 @@ class AnthropicMessagesProvider(HttpProvider):
 
     api: ClassVar[str] = ANTHROPIC_MESSAGES.name
     label: ClassVar[str] = ANTHROPIC_MESSAGES.label
+    error_kinds: ClassVar[Mapping[str, ErrorKind]] = ERROR_KINDS
 
     # -- at the call -------------------------------------------------------------
 
@@ -408,7 +435,7 @@ class AnthropicMessagesProvider(HttpProvider):
         context, values = shaped.context, shaped.values
         api_key = self.api_key(model, options)
         assert api_key is not None  # required=True raises instead
-        from_variable = options.api_key is None and os.environ.get(OAUTH_TOKEN_VARIABLE) == api_key
+        from_variable = options.api_key is None and (os.environ.get(OAUTH_TOKEN_VARIABLE) or "").strip() == api_key
         oauth = model.provider != "github-copilot" and is_oauth_token(api_key, from_oauth_variable=from_variable)
 
         own = options.provider_options
@@ -447,6 +474,8 @@ class AnthropicMessagesProvider(HttpProvider):
         effort = own.get("effort")
         if effort is not None:
             body["output_config"] = {"effort": effort}
+        if options.output is not None and options.output.native:
+            body.setdefault("output_config", {})["format"] = anthropic_output_format(options.output)
         self._sampling(body, options, values.temperature, thinking)
         if values.user is not None:
             body["metadata"] = {"user_id": values.user}
@@ -572,19 +601,45 @@ _TOOL: Final = 3
 _SKIPPED: Final = 4
 
 
+class _Block:
+    """One wire content block, keyed by its ``index``: what it is, and the deltas that wait for it."""
+
+    __slots__ = ("index", "kind", "start", "tool_input", "tool_fed", "pending", "stopped")
+
+    def __init__(self, index: Any, kind: int, start: dict[str, Any]) -> None:
+        self.index = index
+        self.kind = kind
+        self.start = start  # the ``content_block`` of its ``content_block_start``
+        tool_input = start.get("input") if kind == _TOOL else None
+        self.tool_input: dict[str, Any] | None = tool_input if isinstance(tool_input, dict) and tool_input else None
+        self.tool_fed = False
+        self.pending: list[dict[str, Any]] | None = []  # ``None`` once the block streams to the emitter
+        self.stopped = False
+
+
+def _block_order(block: _Block) -> float:
+    index = block.index
+    return index if type(index) is int else math.inf
+
+
 class AnthropicParser(SSEParser):
     """Turns an Anthropic Messages SSE body into emitter calls.
 
     ``content_block_delta`` (nearly every event) is handled inline in :meth:`feed`;
-    everything else goes through :meth:`on_event`. Wire block indexes are matched
-    against the one open block, so deltas of a skipped block fall away.
+    everything else goes through :meth:`on_event`. Block state is keyed by the wire
+    ``index``. The emitter's blocks are sequential, so when a server interleaves
+    blocks (a second one starts before the first stops), the first unfinished block
+    in index order streams and the others keep their deltas until its stop, then
+    play them out (as the Responses parser does with output items): content is in
+    index order and no delta is lost. Deltas of skipped or unknown blocks fall away.
     """
 
     __slots__ = (
         "_index",
         "_kind",
-        "_tool_input",
-        "_tool_fed",
+        "_live",
+        "_blocks",
+        "_queue",
         "_message_id",
         "_started",
         "_blocks_seen",
@@ -600,10 +655,11 @@ class AnthropicParser(SSEParser):
 
     def __init__(self, emitter: EventEmitter) -> None:
         super().__init__(emitter)
-        self._index: object = None
+        self._index: object = None  # the wire index of the block that streams (the hot path compares it)
         self._kind = _NONE
-        self._tool_input: dict[str, Any] | None = None
-        self._tool_fed = False
+        self._live: _Block | None = None
+        self._blocks: dict[Any, _Block] = {}
+        self._queue: list[_Block] = []  # unfinished blocks in index order; the first one streams
         self._message_id: str | None = None
         self._started = False
         self._blocks_seen = 0
@@ -623,24 +679,35 @@ class AnthropicParser(SSEParser):
             self._ignored_after_stop += len(chunk)
             return
         loads = orjson.loads
-        event = ""
+        event, data = "", b""
         try:
             for event, data in self._feed_raw(chunk):
                 if event == "content_block_delta":
-                    self._delta(loads(data))
+                    try:
+                        payload = loads(data)
+                    except orjson.JSONDecodeError:
+                        payload = loads_replacing_lone_surrogates(data)
+                        if payload is NOT_JSON:
+                            raise
+                    self._delta(payload)
                 else:
                     self.on_event(event, data)
                     if self._stopped:
                         break
         except orjson.JSONDecodeError as exc:
-            raise StreamInterruptedError(f"Anthropic sent a {event or 'stream'} event that is not valid JSON: {exc}")
-        except (KeyError, TypeError) as exc:
-            raise ProviderStreamError(
-                f"Anthropic sent a {event} event of unexpected shape ({type(exc).__name__}: {exc})"
+            raise StreamInterruptedError(
+                f"Anthropic sent a {event or 'stream'} event that is not valid JSON: {exc}", kind="malformed_response"
             )
+        except SHAPE_ERRORS as exc:
+            raise MalformedEventError(event, data, exc) from exc
 
     def on_event(self, event: str, data: bytes) -> None:
-        payload = orjson.loads(data)
+        try:
+            payload = orjson.loads(data)
+        except orjson.JSONDecodeError:
+            payload = loads_replacing_lone_surrogates(data)
+            if payload is NOT_JSON:
+                raise
         if event == "message" and isinstance(payload, dict):
             event = str(payload.get("type", event))  # a server that sends no event names
         if event == "content_block_start":
@@ -648,14 +715,14 @@ class AnthropicParser(SSEParser):
         elif event == "content_block_delta":
             self._delta(payload)
         elif event == "content_block_stop":
-            if payload["index"] == self._index:
-                self._block_stop()
+            self._block_stop(payload["index"])
         elif event == "message_start":
             self._message_start(payload["message"])
         elif event == "message_delta":
             self._message_delta(payload)
         elif event == "message_stop":
             self._stopped = True
+            self._play_out(close_last=True)
             self.emitter.done()
         elif event == "error":
             self._error(payload)
@@ -663,8 +730,11 @@ class AnthropicParser(SSEParser):
             logger.debug("anthropic-messages: ignored a %r event", event)
 
     def _delta(self, payload: dict[str, Any]) -> None:
-        """One ``content_block_delta``: applied when it belongs to the open block."""
+        """One ``content_block_delta``: applied to the open block, or kept by a block that waits."""
         if payload["index"] != self._index:
+            block = self._blocks.get(payload["index"])
+            if block is not None and block.pending is not None and not block.stopped:
+                block.pending.append(payload)
             return
         delta = payload["delta"]
         kind = delta["type"]
@@ -675,7 +745,7 @@ class AnthropicParser(SSEParser):
             if self._kind == _TOOL:
                 fragment = delta["partial_json"]
                 if fragment:
-                    self._tool_fed = True
+                    self._live.tool_fed = True  # type: ignore[union-attr]  # a _TOOL kind has a live block
                     self.emitter.tool_call_delta(fragment)
         elif kind == "thinking_delta":
             if self._kind == _THINKING:
@@ -683,7 +753,7 @@ class AnthropicParser(SSEParser):
         elif kind == "signature_delta":
             if self._kind == _THINKING:
                 self.emitter.set_thinking_signature(delta["signature"], append=True)
-        elif self._kind != _SKIPPED:
+        else:
             logger.debug("anthropic-messages: skipped a %r delta of block %r", kind, self._index)
 
     def finish(self) -> None:
@@ -691,6 +761,7 @@ class AnthropicParser(SSEParser):
             logger.debug("anthropic-messages: ignored %d bytes after message_stop", self._ignored_after_stop)
         if self.emitter.finished:
             return
+        self._play_out(close_last=False)  # the error that follows keeps every block received
         if not self._started:
             raise StreamInterruptedError(
                 "Anthropic's stream ended before message_start: the response is empty", retryable=True
@@ -707,7 +778,8 @@ class AnthropicParser(SSEParser):
             if self._blocks_seen:
                 raise ProviderStreamError(
                     f"Anthropic's stream is corrupt: a new message_start ({message_id!r}) arrived while message "
-                    f"{self._message_id!r} was still streaming"
+                    f"{self._message_id!r} was still streaming",
+                    kind="malformed_response",
                 )
             logger.debug("anthropic-messages: a repeated message_start (%r) replaces the first", message_id)
         self._started = True
@@ -734,8 +806,12 @@ class AnthropicParser(SSEParser):
         if failure is not None:
             details = delta.get("stop_details")
             explanation = details.get("explanation") if isinstance(details, dict) else None
+            if reason == "refusal":
+                self.emitter.set_refusal(explanation if isinstance(explanation, str) and explanation else failure)
             text = f"Anthropic stopped the response ({reason}): {failure}"
-            raise ProviderStreamError(f"{text}: {explanation}" if explanation else text)
+            raise ProviderStreamError(
+                f"{text}: {explanation}" if explanation else text, kind="content_filter", code=reason
+            )
         logger.warning("anthropic-messages: unknown stop reason %r, treated as a normal stop", reason)
         self.emitter.set_stop_reason("stop")
 
@@ -746,7 +822,12 @@ class AnthropicParser(SSEParser):
             kind, message = error.get("type"), error.get("message")
         kind = kind if isinstance(kind, str) and kind else "error"
         text = f"Anthropic stream error {kind}: {message}" if message else f"Anthropic stream error {kind}"
-        raise ProviderStreamError(text, retryable=kind in _RETRYABLE_ERRORS)
+        raise ProviderStreamError(
+            text,
+            kind=classify_error(code=kind, text=text, codes=ERROR_KINDS),
+            code=kind,
+            provider_message=message if isinstance(message, str) else None,
+        )
 
     def _take_usage(self, usage: dict[str, Any]) -> None:
         """Counts present in ``usage`` replace the known ones (absent or null ones are kept).
@@ -790,45 +871,107 @@ class AnthropicParser(SSEParser):
 
     # -- blocks ----------------------------------------------------------------
 
-    def _block_start(self, index: object, block: dict[str, Any]) -> None:
-        emitter = self.emitter
+    def _block_start(self, index: Any, start: dict[str, Any]) -> None:
         self._blocks_seen += 1
-        self._index = index
-        kind = block["type"]
-        if kind == "text":
-            self._kind = _TEXT
-            emitter.text_start()
-            emitter.text_delta(block.get("text") or "")
-        elif kind == "thinking":
-            self._kind = _THINKING
-            emitter.thinking_start(block.get("signature") or None)
-            emitter.thinking_delta(block.get("thinking") or "")
-        elif kind == "redacted_thinking":
-            self._kind = _THINKING
-            emitter.thinking_start(block.get("data") or None, redacted=True)
-        elif kind == "tool_use":
-            self._kind = _TOOL
-            tool_input = block.get("input")
-            self._tool_input = tool_input if isinstance(tool_input, dict) and tool_input else None
-            self._tool_fed = False
-            emitter.tool_call_start(str(block["id"]), str(block["name"]))
-        else:
-            self._kind = _SKIPPED
+        kind = start["type"]
+        code = _BLOCK_KINDS.get(kind, _SKIPPED)
+        earlier = self._blocks.get(index)
+        if earlier is not None and not earlier.stopped:  # an index used again: the first block ends here
+            self._block_stop(index)
+        block = self._blocks[index] = _Block(index, code, start)
+        if code == _SKIPPED:
+            block.stopped = True
             logger.debug("anthropic-messages: skipped content block %r of type %r", index, kind)
+            return
+        queue = self._queue
+        if not queue:  # the hot path: blocks one after another
+            queue.append(block)
+            self._open(block)
+            return
+        position = len(queue)
+        while position > 1 and _block_order(queue[position - 1]) > _block_order(block):
+            position -= 1  # never before the block that streams: its events were sent
+        queue.insert(position, block)
 
-    def _block_stop(self) -> None:
+    def _block_stop(self, index: Any) -> None:
+        block = self._blocks.get(index)
+        if block is None or block.stopped:
+            return
+        block.stopped = True
+        if block is self._live:
+            self._close(block)
+            self._advance()
+
+    def _open(self, block: _Block) -> None:
+        """Makes ``block`` the one that streams: its start, then the deltas it kept."""
+        emitter = self.emitter
+        self._live = block
+        self._index = block.index
+        self._kind = kind = block.kind
+        start = block.start
+        if kind == _TEXT:
+            emitter.text_start()
+            emitter.text_delta(start.get("text") or "")
+        elif kind == _THINKING:
+            if start["type"] == "redacted_thinking":
+                emitter.thinking_start(start.get("data") or None, redacted=True)
+            else:
+                emitter.thinking_start(start.get("signature") or None)
+                emitter.thinking_delta(start.get("thinking") or "")
+        else:
+            emitter.tool_call_start(str(start["id"]), str(start["name"]))
+        pending, block.pending = block.pending, None
+        if pending:
+            for payload in pending:
+                self._delta(payload)
+
+    def _close(self, block: _Block) -> None:
+        """Ends the streaming block's emitter block and lets the next one in index order stream."""
         kind = self._kind
         emitter = self.emitter
         self._kind = _NONE
         self._index = None
+        self._live = None
+        del self._queue[0]
         if kind == _TEXT:
             emitter.text_end()
         elif kind == _THINKING:
             emitter.thinking_end()
         elif kind == _TOOL:
-            given = None if self._tool_fed else self._tool_input
-            self._tool_input = None
-            emitter.tool_call_end(given)
+            emitter.tool_call_end(None if block.tool_fed else block.tool_input)
+
+    def _advance(self) -> None:
+        """Streams the next waiting blocks, closing at once those whose stop already came."""
+        queue = self._queue
+        while queue and self._live is None:
+            block = queue[0]
+            self._open(block)
+            if block.stopped:
+                self._close(block)
+
+    def _play_out(self, *, close_last: bool) -> None:
+        """Streams every waiting block in index order; each but the last is closed
+        (the last too when ``close_last``, as ``message_stop`` ends them all)."""
+        queue = self._queue
+        while queue:
+            if self._live is None:
+                self._open(queue[0])
+            if len(queue) == 1 and not close_last and not queue[0].stopped:
+                return
+            self._close(queue[0])
+
+    def flush_pending(self) -> None:
+        """The stream ends early (abort, close, error): the deltas of waiting blocks join the message."""
+        self._play_out(close_last=False)
+
+
+_BLOCK_KINDS: Final[Mapping[str, int]] = {
+    "text": _TEXT,
+    "thinking": _THINKING,
+    "redacted_thinking": _THINKING,
+    "tool_use": _TOOL,
+}
+"""The wire block types alchemy mirrors; any other (server tools, their results, ...) is skipped."""
 
 
 provider = AnthropicMessagesProvider()

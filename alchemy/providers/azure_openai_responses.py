@@ -32,11 +32,12 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import quote, urlsplit
 
-from ..errors import MissingApiKeyError, MissingConfigurationError, UnresolvedPlaceholderError
+from ..errors import ErrorKind, MissingApiKeyError, MissingConfigurationError, UnresolvedPlaceholderError
 from ..request import HttpRequest
 from ..transport import base_url_override
 from ..wire_apis import AZURE_OPENAI_RESPONSES
 from ._responses_shared import (
+    RESPONSES_ERROR_KINDS,
     ResponsesParser,
     build_body,
     check_request,
@@ -186,6 +187,7 @@ class AzureOpenAIResponsesProvider(HttpProvider):
 
     api: ClassVar[str] = AZURE_OPENAI_RESPONSES.name
     label: ClassVar[str] = AZURE_OPENAI_RESPONSES.label
+    error_kinds: ClassVar[Mapping[str, ErrorKind]] = RESPONSES_ERROR_KINDS
 
     def check_request(self, model: Model, context: Context, options: StreamOptions) -> None:
         check_request(model, options)

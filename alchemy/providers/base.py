@@ -22,15 +22,20 @@ knows providers only as types, so the import goes one way. So a new provider is 
 file, and its tests feed bytes straight into its parser.
 
 Errors a parser finds in a 200 stream (an ``error`` event, an error object in a
-chunk) are raised as :class:`ProviderStreamError`; ``retryable=True`` (overloaded,
-rate limited) lets the runner try again as long as no content reached the consumer.
+chunk) are raised as :class:`ProviderStreamError` with their ``kind``, read from the
+provider's own error code by one table per provider (:attr:`HttpProvider.error_kinds`,
+through :func:`~alchemy.overflow.classify_error`); a retryable kind (overloaded, rate
+limited) lets the runner try again as long as no content reached the consumer.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, ClassVar, Protocol
+from functools import lru_cache
+from typing import TYPE_CHECKING, Any, ClassVar, Final, Protocol
+from urllib.parse import urlsplit
 
 from .._speedups import SSEDecoder
 from ..config import CACHE_RETENTION
@@ -38,11 +43,14 @@ from ..errors import MissingApiKeyError, ProviderStreamError
 from ..options import TRANSPORT_OPTIONS, carried_options
 from ..request import HttpRequest
 from ..transport import base_url_override
+from ..wire_apis import WIRE_APIS
+from ._chunks import SHAPE_ERRORS, MalformedEventError
 from ._runner import AsyncHttpEventSource, HttpEventSource
 
 if TYPE_CHECKING:
     from ..api_registry import AsyncEventSource, EventSource
-    from ..capabilities import ResponseFormat, ShapedRequest, ToolChoice
+    from ..capabilities import ShapedRequest, ToolChoice
+    from ..errors import ErrorKind
     from ..emitter import EventEmitter
     from ..options import StreamOptions
     from ..types import CacheRetention, Context, Model
@@ -54,6 +62,7 @@ __all__ = [
     "SSEParser",
     "WireParser",
     "deep_merge",
+    "is_loopback_url",
     "merge_headers",
     "resolve_cache_retention",
 ]
@@ -63,7 +72,14 @@ CACHE_RETENTION_VARIABLE = CACHE_RETENTION.name
 
 
 class WireParser(Protocol):
-    """Turns one response body into emitter calls; no I/O."""
+    """Turns one response body into emitter calls; no I/O.
+
+    A parser that keeps events back (a later item's deltas waiting until an earlier
+    item ends) also defines ``flush_pending()``, which plays them out: the runner
+    calls it when the stream ends early (abort, consumer close, error), just before
+    the ``error`` event, so the ended message keeps everything received. It is
+    optional (parsers that hold nothing need none; :class:`SSEParser` has a no-op).
+    """
 
     def feed(self, chunk: bytes) -> None:
         """Parses one network chunk (any split); may raise :class:`ProviderStreamError`."""
@@ -79,7 +95,10 @@ class SSEParser:
 
     ``on_event(event, data)`` gets the event name (``"message"`` when the frame has
     none) and the data as bytes, ready for ``orjson.loads``; events with no data
-    never arrive (the decoder drops them, per the spec).
+    never arrive (the decoder drops them, per the spec). A ``KeyError``,
+    ``TypeError``, ``AttributeError`` or ``IndexError`` raised while an event is
+    handled (a field missing or of the wrong JSON type) becomes one
+    :class:`~alchemy.providers._chunks.MalformedEventError` naming the event.
     """
 
     __slots__ = ("emitter", "_feed_raw")
@@ -90,14 +109,21 @@ class SSEParser:
 
     def feed(self, chunk: bytes) -> None:
         on_event = self.on_event
-        for event, data in self._feed_raw(chunk):
-            on_event(event, data)
+        event, data = "", b""
+        try:
+            for event, data in self._feed_raw(chunk):
+                on_event(event, data)
+        except SHAPE_ERRORS as exc:
+            raise MalformedEventError(event, data, exc) from exc
 
     def on_event(self, event: str, data: bytes) -> None:
         raise TypeError(f"{type(self).__name__} must define on_event(event, data)")
 
     def finish(self) -> None:
         raise TypeError(f"{type(self).__name__} must define finish()")
+
+    def flush_pending(self) -> None:
+        """Nothing held back by default (see :class:`WireParser`)."""
 
 
 def resolve_cache_retention(options: StreamOptions, env: Mapping[str, str] | None = None) -> CacheRetention:
@@ -109,7 +135,10 @@ def resolve_cache_retention(options: StreamOptions, env: Mapping[str, str] | Non
 
 
 def merge_headers(*layers: Mapping[str, str] | None) -> dict[str, str]:
-    """Merges header layers left to right; a later layer wins, names compared case-insensitively."""
+    """Merges header layers left to right; a later layer wins, names compared case-insensitively.
+
+    Values lose surrounding whitespace (no part of a header value, and a pasted key's
+    trailing newline would make the request fail)."""
     merged: dict[str, str] = {}
     names: dict[str, str] = {}
     for layer in layers:
@@ -121,7 +150,7 @@ def merge_headers(*layers: Mapping[str, str] | None) -> dict[str, str]:
             if previous is not None and previous != name:
                 del merged[previous]
             names[lowered] = name
-            merged[name] = value
+            merged[name] = value.strip() if isinstance(value, str) else value
     return merged
 
 
@@ -138,6 +167,9 @@ class HttpProvider:
 
     api: ClassVar[str]
     label: ClassVar[str]
+    error_kinds: ClassVar[Mapping[str, ErrorKind]] = {}
+    """The provider's error types and codes (lowercase) -> the kind each means; the same
+    table its parser reads for errors inside the stream."""
 
     @property
     def option_names(self) -> frozenset[str]:
@@ -149,6 +181,22 @@ class HttpProvider:
 
         Runs at the call, before the stream is returned; the default has nothing to check.
         """
+
+    def check_credentials(self, model: Model, options: StreamOptions) -> None:
+        """Raises :class:`MissingApiKeyError` at the call when a needed key is neither given nor set.
+
+        Runs before the stream is returned (so before any I/O), for the built-in APIs
+        whose requests always carry a key (``credentials`` in :mod:`alchemy.wire_apis`):
+        the message names the variables looked at, never a value. Credential chains that
+        need I/O (Vertex ADC, Bedrock SigV4) are resolved when the request is sent, and
+        their failures end the stream; a provider of your own checks its own credentials.
+        """
+        wire = WIRE_APIS.get(self.api)
+        if wire is None or wire.credentials == "api-key-or-chain":
+            return
+        if wire.credentials == "api-key-or-local" and is_loopback_url(self.base_url(model)):
+            return
+        self.api_key(model, options)
 
     # -- what a provider writes ------------------------------------------------------
 
@@ -169,6 +217,13 @@ class HttpProvider:
         if not provider or self.label.lower().replace(" ", "").startswith(provider):
             return self.label
         return f"{model.provider} ({self.label})"
+
+    def classify_error(self, status: int | None, code: str | None, text: str) -> ErrorKind:
+        """The kind of a failure from its HTTP status, the provider's error code and its text,
+        read with the provider's own table :attr:`error_kinds` (see :func:`~alchemy.overflow.classify_error`)."""
+        from ..overflow import classify_error
+
+        return classify_error(status=status, code=code, text=text, codes=self.error_kinds)
 
     def is_retryable_status(self, status: int, body: bytes) -> bool:
         """Whether an HTTP error status (with its body) is worth retrying."""
@@ -217,6 +272,11 @@ class HttpProvider:
             pass
         return tuple(names)
 
+    def secret_variables(self, model: Model) -> tuple[str, ...]:
+        """The environment variables whose values the stream's redactor hides (read per call):
+        the key variables; a provider with other credentials in the environment adds them."""
+        return self.key_variables(model)
+
     def base_url(self, model: Model, env: Mapping[str, str] | None = None) -> str:
         """``ALCHEMY_BASE_URL_OVERRIDE`` if set, else the model's URL with ``${VAR}`` filled."""
         override = base_url_override(os.environ if env is None else env)
@@ -233,7 +293,6 @@ class HttpProvider:
         options: StreamOptions,
         *,
         tool_choice: ToolChoice | None = None,
-        response_format: ResponseFormat | None = None,
         user: str | None = None,
     ) -> ShapedRequest:
         """Handoff, capability transforms and surrogate removal, in the documented order."""
@@ -243,7 +302,6 @@ class HttpProvider:
         values = RequestValues(
             temperature=options.temperature,
             tool_choice=options.tool_choice if tool_choice is None else tool_choice,
-            response_format=response_format,
             user=options.user if user is None else user,
         )
         return shape_request(
@@ -265,6 +323,26 @@ class HttpProvider:
         if extra:
             deep_merge(body, extra)
         return body
+
+
+_LOOPBACK_NAMES: Final = frozenset({"localhost", "host.docker.internal"})
+
+
+@lru_cache(maxsize=256)
+def is_loopback_url(url: str) -> bool:
+    """Whether ``url`` points at this machine (``localhost``, ``127.x``, ``::1``, ``0.0.0.0``):
+    a local server, which needs no API key. Cached: it runs at every call, for few URLs."""
+    try:
+        host = (urlsplit(url).hostname or "").lower()
+    except ValueError:
+        return False
+    if host in _LOOPBACK_NAMES or host.endswith(".localhost"):
+        return True
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return address.is_loopback or address.is_unspecified
 
 
 def deep_merge(target: dict[str, Any], extra: Mapping[str, Any]) -> dict[str, Any]:

@@ -14,7 +14,8 @@ JSON event (``messageStart``, ``contentBlockStart/Delta/Stop``, ``messageStop``,
 ``metadata``, whose ``usage`` gives the token counts, with ``cacheDetails`` splitting
 the cache writes by TTL: the ``1h`` part becomes ``Usage.cache_write_1h``).
 Exception messages (``throttlingException``, ``validationException``, ...) end the
-stream with their text; a corrupt frame ends it as interrupted.
+stream with their text; a corrupt frame ends it as interrupted, and so does a body
+that ends before the final ``metadata`` event (even after ``messageStop``).
 
 Mapping follows pi-ai's Bedrock adapter: blank text is never sent (Bedrock rejects
 it); Claude's thinking is replayed as ``reasoningContent`` with its signature
@@ -33,7 +34,9 @@ for other models); ``metadata`` -> ``requestMetadata`` (string values);
 Converse has no ``none``: with ``tool_choice="none"`` no ``toolConfig`` is sent and
 tool calls and results in the history are written as text (Bedrock requires a
 ``toolConfig`` whenever they appear as blocks), so the model cannot call a tool.
-``extra_body`` is merged into the body last. Own options: ``region``, ``profile``
+Structured output -> ``outputConfig.textFormat`` (JSON Schema as a string) on models
+with it (:mod:`alchemy.structured`). ``extra_body`` is merged into the body last.
+Own options: ``region``, ``profile``
 (an AWS profile for the credential chain) and ``interleaved_thinking``.
 
 Reasoning: ``reasoning`` levels (``thinking_budgets`` for budgets) map through
@@ -49,16 +52,19 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, Final
 from urllib.parse import quote
 
 import orjson
 
 from .._speedups import EventStreamDecoder, EventStreamMessage
-from ..errors import EventStreamError, ProviderStreamError, StreamInterruptedError
+from ..errors import ErrorKind, EventStreamError, ProviderStreamError, StreamInterruptedError
+from ..overflow import classify_error
 from ..model_facts import ClaudeThinking, claude_thinking, fit_claude_thinking_budget, is_claude
-from ..request import HttpRequest
+from ..request import HttpRequest, clean_key
+from ..strict_tools import wire_parameters
+from ..structured import bedrock_output_config
 from ..transport import base_url_override
 from ..wire_apis import BEDROCK_CONVERSE_STREAM
 from ..types import (
@@ -71,7 +77,15 @@ from ..types import (
     Usage,
     UserMessage,
 )
-from ._aws import BEARER_TOKEN_VARIABLE, SigV4Signer, credentials_signer, resolve_region, skip_auth_requested
+from ._aws import (
+    BEARER_TOKEN_VARIABLE,
+    SECRET_VARIABLES,
+    SigV4Signer,
+    credentials_signer,
+    resolve_region,
+    skip_auth_requested,
+)
+from ._chunks import NOT_JSON, SHAPE_ERRORS, MalformedEventError, loads_replacing_lone_surrogates
 from .anthropic_messages import INTERLEAVED_THINKING, check_sampling_while_thinking
 from .base import HttpProvider, provider_option, resolve_cache_retention
 
@@ -99,16 +113,30 @@ _FAILED_STOPS: Final = {
     "guardrail_intervened": "a guardrail intervened",
     "content_filtered": "the content was filtered",
 }
-# Exceptions worth a retry: throttling, capacity, transient server-side failures.
-_RETRYABLE_EXCEPTIONS: Final = frozenset(
-    {
-        "throttlingexception",
-        "serviceunavailableexception",
-        "internalserverexception",
-        "modelstreamerrorexception",
-        "modelnotreadyexception",
-    }
-)
+ERROR_KINDS: Final[Mapping[str, ErrorKind]] = {
+    "throttlingexception": "rate_limit",
+    "servicequotaexceededexception": "rate_limit",
+    "serviceunavailableexception": "overloaded",
+    "modelnotreadyexception": "overloaded",
+    "internalserverexception": "server",
+    "modelstreamerrorexception": "server",
+    "modelerrorexception": "server",
+    "modeltimeoutexception": "timeout",
+    "validationexception": "invalid_request",
+    "accessdeniedexception": "permission",
+    "resourcenotfoundexception": "not_found",
+    "unrecognizedclientexception": "auth",
+    "invalidsignatureexception": "auth",
+    "expiredtokenexception": "auth",
+    "missingauthenticationtokenexception": "auth",
+    "incompletesignatureexception": "auth",
+    "guardrail_intervened": "content_filter",
+    "content_filtered": "content_filter",
+}
+"""Bedrock's exception names (``x-amzn-errortype`` and in-stream exception frames, any
+case) and failing stop reasons -> kind. Throttling, capacity and transient server-side
+failures are retried before content; a ``validationException`` that says the input is
+too long is a context overflow (the text decides first)."""
 _IMAGE_FORMATS: Final = {
     "image/jpeg": "jpeg",
     "image/jpg": "jpeg",
@@ -233,10 +261,15 @@ def _cache_point(retention: str) -> dict[str, Any]:
 
 
 def _tool_specs(tools: list[Tool]) -> list[dict[str, Any]]:
-    return [
-        {"toolSpec": {"name": tool.name, "description": tool.description, "inputSchema": {"json": tool.parameters}}}
-        for tool in tools
-    ]
+    """``toolSpec`` entries; a strict tool adds ``strict: true`` and sends its normalised schema."""
+    specs = []
+    for tool in tools:
+        schema = wire_parameters(tool, BEDROCK_CONVERSE_STREAM.name)
+        spec: dict[str, Any] = {"name": tool.name, "description": tool.description, "inputSchema": {"json": schema}}
+        if tool.strict:
+            spec["strict"] = True
+        specs.append({"toolSpec": spec})
+    return specs
 
 
 def _has_tool_blocks(messages: list[Message]) -> bool:
@@ -323,7 +356,9 @@ def _tool_config(tools: list[Tool], choice: ToolChoice | None) -> dict[str, Any]
 
 def _bearer_token(options: StreamOptions) -> str | None:
     """A Bedrock API key: ``api_key=``, else ``AWS_BEARER_TOKEN_BEDROCK``."""
-    return options.api_key or os.environ.get(BEARER_TOKEN_VARIABLE, "").strip() or None
+    if options.api_key:
+        return options.api_key
+    return clean_key(os.environ.get(BEARER_TOKEN_VARIABLE, ""), BEARER_TOKEN_VARIABLE) or None
 
 
 def _text_option(options: StreamOptions, name: str) -> str | None:
@@ -364,6 +399,11 @@ class BedrockConverseStreamProvider(HttpProvider):
 
     api = BEDROCK_CONVERSE_STREAM.name
     label = LABEL
+    error_kinds = ERROR_KINDS
+
+    def secret_variables(self, model: Model) -> tuple[str, ...]:
+        """The Bedrock API key and the AWS secret key and session token."""
+        return SECRET_VARIABLES
 
     def check_request(self, model: Model, context: Context, options: StreamOptions) -> None:
         """While Claude thinks it takes no ``top_k``, a ``top_p`` of 0.95 to 1 only and no forced tool."""
@@ -398,6 +438,8 @@ class BedrockConverseStreamProvider(HttpProvider):
             body["additionalModelRequestFields"] = additional
         if options.metadata:
             body["requestMetadata"] = options.metadata
+        if options.output is not None and options.output.native:
+            body["outputConfig"] = bedrock_output_config(options.output)
         self.with_extra_body(body, options)
 
         headers = self.headers(model, options, {"content-type": "application/json"})
@@ -452,14 +494,22 @@ def _exception_error(kind: str, payload: bytes, message_type: str) -> ProviderSt
             if isinstance(data, dict):
                 value = data.get("message") or data.get("Message")
                 text = value if isinstance(value, str) else payload.decode("utf-8", "replace")
-    retryable = kind.lower() in _RETRYABLE_EXCEPTIONS
-    return ProviderStreamError(f"{LABEL} {kind}: {text or f'the stream reported an {message_type}'}", retryable=retryable)
+    return _bedrock_error(kind, text or f"the stream reported an {message_type}")
+
+
+def _bedrock_error(kind: str, text: str) -> ProviderStreamError:
+    message = f"{LABEL} {kind}: {text}"
+    return ProviderStreamError(
+        message, kind=classify_error(code=kind, text=message, codes=ERROR_KINDS), code=kind, provider_message=text
+    )
 
 
 class BedrockConverseParser:
     """Turns a ConverseStream body (event-stream frames of JSON events) into emitter calls."""
 
-    __slots__ = ("emitter", "_decode", "_flush", "_handlers", "_open_index", "_open_kind", "_stop", "_failure")
+    __slots__ = (
+        "emitter", "_decode", "_flush", "_handlers", "_open_index", "_open_kind", "_stop", "_failure", "_metadata"
+    )
 
     def __init__(self, emitter: EventEmitter) -> None:
         self.emitter = emitter
@@ -479,6 +529,7 @@ class BedrockConverseParser:
         self._open_kind = _NONE
         self._stop: str | None = None
         self._failure: str | None = None
+        self._metadata = False  # the final event (the usage) arrived
 
     # -- WireParser --------------------------------------------------------------------------
 
@@ -497,9 +548,16 @@ class BedrockConverseParser:
         except EventStreamError as exc:
             raise StreamInterruptedError(f"{LABEL}'s stream was cut off: {exc}", retryable=True) from None
         if self._failure is not None:
-            raise ProviderStreamError(self._failure)
+            raise ProviderStreamError(
+                self._failure, kind=ERROR_KINDS.get(self._stop or "", "unknown"), code=self._stop
+            )
         if self._stop is None:
             raise StreamInterruptedError(f"{LABEL}'s stream ended before its messageStop event", retryable=True)
+        if not self._metadata:
+            raise StreamInterruptedError(
+                f"{LABEL}'s stream ended after messageStop but before its final metadata event (the usage)",
+                retryable=True,
+            )
         self.emitter.done()
 
     # -- frames ------------------------------------------------------------------------------
@@ -518,11 +576,16 @@ class BedrockConverseParser:
             try:
                 data = orjson.loads(payload) if payload else {}
             except orjson.JSONDecodeError as exc:
-                raise StreamInterruptedError(
-                    f"{LABEL} sent a {event_type} event whose JSON does not parse ({exc}): {payload[:200]!r}"
-                ) from None
+                data = loads_replacing_lone_surrogates(payload)
+                if data is NOT_JSON:
+                    raise StreamInterruptedError(
+                        f"{LABEL} sent a {event_type} event whose JSON does not parse ({exc}): {payload[:200]!r}"
+                    ) from None
             if isinstance(data, dict):
-                handler(data)
+                try:
+                    handler(data)
+                except SHAPE_ERRORS as exc:
+                    raise MalformedEventError(event_type, payload, exc) from exc
         elif message_type == "exception":
             kind = headers.get(":exception-type")
             raise _exception_error(kind if isinstance(kind, str) else "exception", message.payload, "exception")
@@ -531,7 +594,7 @@ class BedrockConverseParser:
             text = headers.get(":error-message")
             kind = code if isinstance(code, str) and code else "error"
             if isinstance(text, str) and text:
-                raise ProviderStreamError(f"{LABEL} {kind}: {text}", retryable=kind.lower() in _RETRYABLE_EXCEPTIONS)
+                raise _bedrock_error(kind, text)
             raise _exception_error(kind, message.payload, "error")
 
     # -- events ------------------------------------------------------------------------------
@@ -624,6 +687,7 @@ class BedrockConverseParser:
 
     def _on_metadata(self, data: dict[str, Any]) -> None:
         """The usage: token counts only (the emitter prices them), one-hour cache writes apart."""
+        self._metadata = True
         counts = data.get("usage")
         if not isinstance(counts, dict):
             return

@@ -7,7 +7,7 @@ that end with ``data: [DONE]``. Mistral's rules, as pi-ai's native adapter has t
 * tool-call ids are exactly nine alphanumerics (ids from other models are rewritten
   by the handoff; any id still out of shape is rewritten here, calls and results alike);
 * ``max_tokens`` (not ``max_completion_tokens``), no ``store``, tools with
-  ``strict: false``, tool results carry the tool's ``name``;
+  ``strict`` as the tool says (:mod:`alchemy.strict_tools`), tool results carry the tool's ``name``;
 * a ``tool`` turn is never followed directly by a ``user`` turn (Mistral rejects
   it): a short assistant turn is put between them;
 * the conversation may end with an assistant turn only as a prefix for the answer
@@ -25,21 +25,26 @@ Stop reasons: ``stop`` -> stop, ``length``/``model_length`` -> length,
 Canonical options sent: ``stop``, ``top_p``, ``seed`` (as ``random_seed``),
 ``frequency_penalty``, ``presence_penalty``, ``parallel_tool_calls``, ``tool_choice``
 (``{"name": ...}`` as ``{"type": "function", "function": {"name": ...}}``),
-``extra_body`` and ``extra_headers``; own options ``prompt_mode`` and
-``reasoning_effort`` (declared in :mod:`alchemy.options`).
+structured output as ``response_format`` (:mod:`alchemy.structured`), ``extra_body``
+and ``extra_headers``; own options ``prompt_mode`` and ``reasoning_effort`` (declared
+in :mod:`alchemy.options`).
 """
 
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Final, cast
 
 import orjson
 
-from ..errors import ProviderStreamError, StreamInterruptedError
+from ..errors import ErrorKind, ProviderStreamError, StreamInterruptedError
 from ..options import ToolChoice, named_tool
+from ..overflow import classify_error
 from ..tool_ids import UniqueToolCallIds, mistral_tool_call_id
 from ..request import HttpRequest
+from ..strict_tools import wire_parameters
+from ..structured import openai_response_format
 from ..wire_apis import MISTRAL_CONVERSATIONS
 from ..types import (
     AssistantMessage,
@@ -51,6 +56,7 @@ from ..types import (
     Usage,
     UserMessage,
 )
+from ._chunks import NOT_JSON, loads_replacing_lone_surrogates
 from .base import HttpProvider, SSEParser
 
 if TYPE_CHECKING:
@@ -72,9 +78,24 @@ _STOP_REASONS: Final[dict[str, StopReason]] = {
     "model_length": "length",
     "tool_calls": "toolUse",
 }
-_RETRYABLE_ERRORS: Final = frozenset(
-    {"rate_limited", "rate_limit_error", "service_unavailable", "server_error", "internal_server_error", "overloaded"}
-)
+ERROR_KINDS: Final[Mapping[str, ErrorKind]] = {
+    "invalid_request_error": "invalid_request",
+    "invalid_request_message_order": "invalid_request",
+    "authentication_error": "auth",
+    "unauthorized": "auth",
+    "forbidden": "permission",
+    "invalid_model": "not_found",
+    "not_found": "not_found",
+    "rate_limited": "rate_limit",
+    "rate_limit_error": "rate_limit",
+    "service_unavailable": "overloaded",
+    "overloaded": "overloaded",
+    "server_error": "server",
+    "internal_server_error": "server",
+    "context_length_exceeded": "context_overflow",
+}
+"""Mistral's error types (HTTP bodies and error chunks) -> kind; rate limits, overload and
+server errors are retried before content."""
 _DONE: Final = b"[DONE]"
 _SAMPLING_FIELDS: Final = (
     ("top_p", "top_p"),
@@ -182,8 +203,8 @@ def _tools(tools: list[Tool]) -> list[dict[str, Any]]:
             "function": {
                 "name": tool.name,
                 "description": tool.description,
-                "parameters": tool.parameters,
-                "strict": False,
+                "parameters": wire_parameters(tool, MISTRAL_CONVERSATIONS.name),
+                "strict": tool.strict,
             },
         }
         for tool in tools
@@ -206,6 +227,7 @@ class MistralConversationsProvider(HttpProvider):
 
     api = MISTRAL_CONVERSATIONS.name
     label = LABEL
+    error_kinds = ERROR_KINDS
 
     def build_request(self, model: Model, context: Context, options: StreamOptions) -> HttpRequest:
         own = options.provider_options
@@ -238,6 +260,8 @@ class MistralConversationsProvider(HttpProvider):
             body["prompt_mode"] = prompt_mode
         if effort is not None:
             body["reasoning_effort"] = effort
+        if options.output is not None and options.output.native:
+            body["response_format"] = openai_response_format(options.output)
         self.with_extra_body(body, options)
 
         defaults = {
@@ -290,9 +314,15 @@ def _stream_error(error: Any, chunk: dict[str, Any]) -> ProviderStreamError:
     kind = details.get("type") if isinstance(details, dict) else None
     code = details.get("code") if isinstance(details, dict) else None
     kind_text = kind if isinstance(kind, str) and kind else None
-    retryable = (kind_text or "").lower() in _RETRYABLE_ERRORS or str(code) in ("429", "500", "502", "503", "504")
     prefix = f"{LABEL} {kind_text}" if kind_text else f"{LABEL} error"
-    return ProviderStreamError(f"{prefix}: {message}", retryable=retryable)
+    text = f"{prefix}: {message}"
+    status = int(code) if isinstance(code, (int, str)) and str(code).isdigit() else None
+    return ProviderStreamError(
+        text,
+        kind=classify_error(status=status, code=kind_text, text=text, codes=ERROR_KINDS),
+        code=kind_text,
+        provider_message=message,
+    )
 
 
 class MistralConversationsParser(SSEParser):
@@ -315,7 +345,11 @@ class MistralConversationsParser(SSEParser):
         try:
             chunk = orjson.loads(data)
         except orjson.JSONDecodeError as exc:
-            raise StreamInterruptedError(f"{LABEL} sent a chunk whose JSON does not parse ({exc}): {data[:200]!r}") from None
+            chunk = loads_replacing_lone_surrogates(data)
+            if chunk is NOT_JSON:
+                raise StreamInterruptedError(
+                    f"{LABEL} sent a chunk whose JSON does not parse ({exc}): {data[:200]!r}"
+                ) from None
         if not isinstance(chunk, dict):
             return
         emitter = self.emitter
@@ -352,7 +386,7 @@ class MistralConversationsParser(SSEParser):
 
     def finish(self) -> None:
         if self._failure is not None:
-            raise ProviderStreamError(self._failure)
+            raise ProviderStreamError(self._failure, kind="server", code="error")
         if not self._done:
             raise StreamInterruptedError(f"{LABEL}'s stream ended before data: [DONE]", retryable=True)
         self.emitter.done()

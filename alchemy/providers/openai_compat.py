@@ -292,6 +292,8 @@ def set_provider_compat(provider: str, **flags: Any) -> None:
 
 def clear_provider_compat(provider: str | None = None) -> None:
     """Removes the runtime overrides of ``provider`` (of every provider when ``None``)."""
+    if provider is not None and not isinstance(provider, str):
+        raise TypeError(f"clear_provider_compat() provider must be a str or None, got {type(provider).__name__}")
     with _lock:
         if provider is None:
             _provider_overrides.clear()

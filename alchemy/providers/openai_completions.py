@@ -40,13 +40,13 @@ as ``message.logprobs``), ``parallel_tool_calls``, ``tool_choice``, ``user`` and
 ``metadata`` (string values; OpenAI takes it only for stored completions, so it is
 refused there unless ``extra_body`` sets ``store: true``) go under their own names;
 this API's own are ``reasoning_effort`` (sent as given, wins over ``reasoning``),
-``response_format``, ``service_tier``, ``prompt_cache_key`` and ``compat`` (flags
-for this call).
+``service_tier``, ``prompt_cache_key`` and ``compat`` (flags for this call).
+Structured output (``response_format`` / ``output_schema``, :mod:`alchemy.structured`)
+goes out as ``response_format`` (``json_object``, or ``json_schema`` with ``strict``).
 """
 
 from __future__ import annotations
 
-import ipaddress
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar, Final
@@ -54,9 +54,19 @@ from urllib.parse import urlsplit
 
 import orjson
 
-from ..model_facts import clamp_thinking_level, openai_reasoning_effort, supports_xhigh, thinking_budget_for
-from ..options._kinds import fail_type
+from ..errors import ErrorKind
+from ..model_facts import (
+    claude_thinking,
+    clamp_thinking_level,
+    is_claude,
+    openai_reasoning_effort,
+    supports_xhigh,
+    thinking_budget_for,
+    uses_adaptive_thinking,
+)
 from ..request import HttpRequest
+from ..strict_tools import wire_parameters
+from ..structured import openai_response_format
 from ..wire_apis import OPENAI_COMPLETIONS
 from ..types import (
     AssistantMessage,
@@ -70,9 +80,9 @@ from ..types import (
     ToolResultMessage,
     UserMessage,
 )
-from .base import HttpProvider, resolve_cache_retention
+from .base import HttpProvider, is_loopback_url, resolve_cache_retention
 from .openai_compat import CompletionsCompat, is_openai_host, resolve_compat
-from .openai_completions_stream import REASONING_FIELDS, CompletionsStreamParser
+from .openai_completions_stream import OPENAI_ERROR_KINDS, REASONING_FIELDS, CompletionsStreamParser
 
 if TYPE_CHECKING:
     from ..emitter import EventEmitter
@@ -83,7 +93,6 @@ __all__ = [
     "IMAGE_ONLY_RESULT_TEXT",
     "TOOL_RESULTS_BRIDGE_TEXT",
     "OpenAICompletionsProvider",
-    "check_response_format",
     "convert_messages",
     "convert_tools",
     "provider",
@@ -97,7 +106,6 @@ TOOL_RESULTS_BRIDGE_TEXT: Final = "I have processed the tool results."
 """The assistant turn put between tool results and a user turn (``requires_assistant_after_tool_result``)."""
 
 _FIELD_NAME_CHARS: Final = frozenset("abcdefghijklmnopqrstuvwxyz_")
-_LOOPBACK_NAMES: Final = frozenset({"localhost", "host.docker.internal"})
 _SAMPLING_FIELDS: Final = ("top_p", "top_k", "frequency_penalty", "presence_penalty", "seed", "stop")
 """Canonical options sent under their own name (``top_k`` never reaches OpenAI: a model check refuses it)."""
 _SWITCH_FORMATS: Final = frozenset({"zai", "qwen", "chat-template"})
@@ -105,42 +113,6 @@ _SWITCH_FORMATS: Final = frozenset({"zai", "qwen", "chat-template"})
 
 
 # --------------------------------------------------------------------------- options
-
-
-def check_response_format(value: object) -> dict[str, Any] | None:
-    """``"text"`` (``None``: nothing to send), ``"json"``, or an object.
-
-    The object is OpenAI's (``json_object`` / ``json_schema``) or ``{"schema": ..., "name": ...}``.
-    """
-    if isinstance(value, str):
-        if value == "text":
-            return None
-        if value in ("json", "json_object"):
-            return {"type": "json_object"}
-        raise ValueError(f"option response_format must be 'text', 'json' or a mapping, got {value!r}")
-    if not isinstance(value, Mapping):
-        raise fail_type("response_format", "a string or a mapping", value)
-    kind = value.get("type")
-    if kind in ("text", "json_object"):
-        return dict(value)
-    if kind == "json_schema" and isinstance(value.get("json_schema"), Mapping):
-        given = value["json_schema"]
-        if not isinstance(given.get("schema"), Mapping) or not isinstance(given.get("name"), str):
-            raise ValueError("option response_format json_schema needs a 'name' (string) and a 'schema' (mapping)")
-        return {"type": "json_schema", "json_schema": dict(given)}
-    if kind in (None, "json_schema") and isinstance(value.get("schema"), Mapping):
-        inner: dict[str, Any] = {"name": value.get("name") or "response", "schema": dict(value["schema"])}
-        if not isinstance(inner["name"], str):
-            raise fail_type("response_format name", "a string", inner["name"])
-        for key in ("strict", "description"):
-            if key in value:
-                inner[key] = value[key]
-        return {"type": "json_schema", "json_schema": inner}
-    raise ValueError(
-        "option response_format must be 'text', 'json', {'type': 'json_object'}, "
-        "{'type': 'json_schema', 'json_schema': {'name': ..., 'schema': {...}}} or {'schema': {...}}, "
-        f"got {value!r}"
-    )
 
 
 def _wire_tool_choice(choice: str | dict[str, Any]) -> str | dict[str, Any]:
@@ -175,15 +147,24 @@ class _Thinking:
     on: bool | None
     effort: str | None = None
     level: str | None = None
+    verbosity: str | None = None
 
 
-def _gateway_effort(model: Model, level: str) -> str:
-    """OpenRouter's effort word for a clamped level: its scale tops out at ``xhigh``."""
+def _gateway_effort(model: Model, level: str) -> tuple[str, str | None]:
+    """OpenRouter's effort word for a clamped level, and its ``verbosity`` where one is needed.
+
+    Its effort scale tops out at ``xhigh``. On Claude's adaptive models OpenRouter passes
+    the effort on as Claude's own, so the level maps as it does on Anthropic; Claude's
+    ``max`` effort is reached with ``verbosity: "max"`` (OpenRouter's Claude 4.6 guide).
+    """
     if level == "off":
-        return "none"
+        return "none", None
+    if is_claude(model) and uses_adaptive_thinking(model):
+        effort = claude_thinking(model, level).effort or "high"
+        return ("high", "max") if effort == "max" else (effort, None)
     if level == "max":
-        return "xhigh" if supports_xhigh(model) else "high"
-    return level
+        return ("xhigh" if supports_xhigh(model) else "high"), None
+    return level, None
 
 
 def _wanted_thinking(model: Model, options: StreamOptions, style: str) -> _Thinking:
@@ -195,13 +176,14 @@ def _wanted_thinking(model: Model, options: StreamOptions, style: str) -> _Think
     if level is None:
         return _Thinking(on=None)
     clamped = clamp_thinking_level(model, level)
+    verbosity = None
     if style == "openai":
         effort = openai_reasoning_effort(model, clamped)
     elif style == "openrouter":
-        effort = _gateway_effort(model, clamped)
+        effort, verbosity = _gateway_effort(model, clamped)
     else:
         effort = None if clamped == "off" else clamped
-    return _Thinking(on=clamped != "off", effort=effort, level=level)
+    return _Thinking(on=clamped != "off", effort=effort, level=level, verbosity=verbosity)
 
 
 def _caller_budget(options: StreamOptions, level: str | None) -> int | None:
@@ -241,7 +223,13 @@ def _reasoning_fields(model: Model, options: StreamOptions, compat: CompletionsC
             fields["reasoning_effort"] = effort
         return fields
     if style == "openrouter":
-        return {"reasoning": _gateway_reasoning(options, compat, wanted, effort)}
+        gateway: dict[str, Any] = {"reasoning": _gateway_reasoning(options, compat, wanted, effort)}
+        if wanted.verbosity is not None and "effort" in gateway["reasoning"]:
+            gateway["verbosity"] = wanted.verbosity
+        if wanted.level == "off" and wanted.on:
+            # "off" on a model that always thinks (Gemini 3): its lowest level, with the thinking hidden.
+            gateway["reasoning"]["exclude"] = True
+        return gateway
     if effort is not None and compat.supports_reasoning_effort:
         return {"reasoning_effort": effort}
     return {}
@@ -442,12 +430,13 @@ def convert_messages(model: Model, context: Context, compat: CompletionsCompat) 
 
 
 def convert_tools(tools: Sequence[Tool], compat: CompletionsCompat) -> list[dict[str, Any]]:
-    """Function tool definitions, with ``strict: false`` where the server takes it."""
+    """Function tool definitions with ``strict`` where the server takes it (strict tools: :mod:`alchemy.strict_tools`)."""
     converted = []
     for tool in tools:
-        function: dict[str, Any] = {"name": tool.name, "description": tool.description, "parameters": tool.parameters}
+        parameters = wire_parameters(tool, OPENAI_COMPLETIONS.name)
+        function: dict[str, Any] = {"name": tool.name, "description": tool.description, "parameters": parameters}
         if compat.supports_strict_mode:
-            function["strict"] = False
+            function["strict"] = tool.strict
         converted.append({"type": "function", "function": function})
     return converted
 
@@ -493,17 +482,6 @@ def _host(url: str) -> str:
         return ""
 
 
-def _is_loopback(url: str) -> bool:
-    host = _host(url)
-    if host in _LOOPBACK_NAMES or host.endswith(".localhost"):
-        return True
-    try:
-        address = ipaddress.ip_address(host)
-    except ValueError:
-        return False
-    return address.is_loopback or address.is_unspecified
-
-
 def _on(host: str, domain: str) -> bool:
     return host == domain or host.endswith("." + domain)
 
@@ -531,6 +509,7 @@ class OpenAICompletionsProvider(HttpProvider):
 
     api: ClassVar[str] = OPENAI_COMPLETIONS.name
     label: ClassVar[str] = OPENAI_COMPLETIONS.label
+    error_kinds: ClassVar[Mapping[str, ErrorKind]] = OPENAI_ERROR_KINDS
     # -- checks at the call -------------------------------------------------------------
 
     def map_simple_options(self, model: Model, options: StreamOptions) -> StreamOptions:
@@ -564,7 +543,7 @@ class OpenAICompletionsProvider(HttpProvider):
 
     def build_request(self, model: Model, context: Context, options: StreamOptions) -> HttpRequest:
         own = options.provider_options
-        shaped = self.shape(model, context, options, response_format=own.get("response_format"))
+        shaped = self.shape(model, context, options)
         compat = resolve_compat(model, overrides=own.get("compat"))
         base_url = self.base_url(model)
         shaped_context = shaped.context
@@ -612,8 +591,8 @@ class OpenAICompletionsProvider(HttpProvider):
 
         body.update(_reasoning_fields(model, options, compat))
 
-        if values.response_format is not None:
-            body["response_format"] = values.response_format
+        if options.output is not None and options.output.native:
+            body["response_format"] = openai_response_format(options.output)
         if values.user is not None:
             body["user"] = values.user
         if options.metadata:
@@ -631,7 +610,7 @@ class OpenAICompletionsProvider(HttpProvider):
             body["providerOptions"] = {"gateway": dict(compat.vercel_gateway_routing)}
         self.with_extra_body(body, options)
 
-        key = self.api_key(model, options, required=not _is_loopback(base_url))
+        key = self.api_key(model, options, required=not is_loopback_url(base_url))
         defaults: dict[str, str] = {"Content-Type": "application/json", "Accept": "text/event-stream"}
         if key:
             defaults["Authorization"] = f"Bearer {key}"

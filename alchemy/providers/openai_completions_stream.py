@@ -5,14 +5,16 @@ The wire is server-sent events, one ``chat.completion.chunk`` JSON object per
 each chunk onto the emitter:
 
 * ``delta.content`` -> text; ``delta.refusal`` (OpenAI's structured-output refusal)
-  -> text as well, so the refusal is shown rather than lost;
+  -> ``message.refusal``, and text as well unless the call asked for structured output;
 * the first non-empty of ``delta.reasoning_content`` / ``reasoning`` /
   ``reasoning_text`` -> thinking, the field name kept as the block's signature (the
   field it must be replayed in; some servers send two of them with the same text);
 * ``delta.tool_calls[]`` -> tool calls, routed by ``index`` when present and by
   ``id`` otherwise. A delta whose ``id`` differs from the id of the call already
-  at its index starts a new call: servers such as Ollama send every parallel call
-  at index 0, and their arguments must not be glued together. Arguments stream
+  at its index starts a new call when it names a function: servers such as Ollama
+  send every parallel call at index 0, and their arguments must not be glued
+  together. A new id *without* a name continues the call at that index (gateways
+  that change a call's id mid-call); the call keeps its first id. Arguments stream
   through the emitter's JSON delta merger. A fragment for a call that was already
   closed (a server interleaving two calls) is merged into that call's final
   arguments when the stream ends;
@@ -26,11 +28,14 @@ each chunk onto the emitter:
   log-probabilities with their ``top_logprobs``, appended to ``message.logprobs``;
 * ``finish_reason`` -> the stop reason (``content_filter`` and ``error`` end the
   stream with an error event once the rest of the body was read, keeping the usage);
-* an ``error`` object inside the 200 stream -> :class:`ProviderStreamError`,
-  retryable for overload, rate limit and server errors.
+* an ``error`` object inside the 200 stream -> :class:`ProviderStreamError`, its
+  kind read from :data:`OPENAI_ERROR_KINDS` (retryable for overload, rate limit and
+  server errors).
 
-A body that ends with neither a ``finish_reason`` nor ``[DONE]`` was cut short:
-:class:`StreamInterruptedError`.
+A body that ends without ``[DONE]`` was cut short (:class:`StreamInterruptedError`),
+unless the ``finish_reason`` and the usage both arrived: then nothing is missing
+but the marker, which some servers leave out. A cut after the ``finish_reason`` but
+before the usage chunk that follows it is an interruption like any other.
 """
 
 from __future__ import annotations
@@ -41,8 +46,12 @@ from typing import TYPE_CHECKING, Any, Final
 import orjson
 
 from .._speedups import JsonDeltaMerger
-from ..errors import ProviderStreamError, StreamInterruptedError
+from .._speedups._limits import exceeds_json_depth
+from ..emitter import too_deep_arguments
+from ..errors import ErrorKind, ProviderStreamError, StreamInterruptedError
+from ..overflow import classify_error
 from ..types import StopReason, ThinkingContent, TokenLogprob, ToolCall, Usage
+from ._chunks import NOT_JSON, loads_replacing_lone_surrogates
 from .base import SSEParser
 
 if TYPE_CHECKING:
@@ -52,8 +61,9 @@ __all__ = [
     "REASONING_FIELDS",
     "CompletionsStreamParser",
     "completions_usage",
+    "OPENAI_ERROR_KINDS",
     "map_finish_reason",
-    "stream_error_message",
+    "stream_error",
 ]
 
 REASONING_FIELDS: Final = ("reasoning_content", "reasoning", "reasoning_text")
@@ -63,26 +73,48 @@ _STOP: Final = frozenset({"stop", "end", "eos", "stop_sequence", "end_turn"})
 _LENGTH: Final = frozenset({"length", "max_tokens", "model_length", "model_context_window_exceeded"})
 _TOOL_USE: Final = frozenset({"tool_calls", "function_call", "tool_use"})
 _FILTERED: Final = frozenset({"content_filter", "safety", "refusal", "recitation", "prohibited_content", "blocklist"})
-_RETRYABLE_KINDS: Final = frozenset(
-    {
-        "server_error",
-        "internal_error",
-        "internal_server_error",
-        "api_error",
-        "overloaded",
-        "overloaded_error",
-        "service_unavailable",
-        "unavailable",
-        "rate_limit",
-        "rate_limit_error",
-        "rate_limit_exceeded",
-        "rate_limited",
-        "requests",
-        "tokens",
-        "timeout",
-        "insufficient_system_resource",
-    }
-)
+OPENAI_ERROR_KINDS: Final[Mapping[str, ErrorKind]] = {
+    "invalid_request_error": "invalid_request",
+    "invalid_api_key": "auth",
+    "invalid_authentication": "auth",
+    "authentication_error": "auth",
+    "unauthorized": "auth",
+    "permission_error": "permission",
+    "permission_denied": "permission",
+    "unsupported_country_region_territory": "permission",
+    "insufficient_quota": "permission",
+    "model_not_found": "not_found",
+    "not_found_error": "not_found",
+    "not_found": "not_found",
+    "context_length_exceeded": "context_overflow",
+    "string_above_max_length": "context_overflow",
+    "rate_limit_exceeded": "rate_limit",
+    "rate_limit_error": "rate_limit",
+    "rate_limit": "rate_limit",
+    "rate_limited": "rate_limit",
+    "too_many_requests": "rate_limit",
+    "requests": "rate_limit",
+    "tokens": "rate_limit",
+    "content_filter": "content_filter",
+    "content_policy_violation": "content_filter",
+    "invalid_prompt": "content_filter",
+    "server_error": "server",
+    "internal_error": "server",
+    "internal_server_error": "server",
+    "api_error": "server",
+    "overloaded": "overloaded",
+    "overloaded_error": "overloaded",
+    "server_overloaded": "overloaded",
+    "server_is_overloaded": "overloaded",
+    "service_unavailable": "overloaded",
+    "unavailable": "overloaded",
+    "insufficient_system_resource": "overloaded",
+    "timeout": "timeout",
+}
+"""OpenAI's error types and codes (and those OpenAI-compatible servers use) -> kind, for
+HTTP bodies and errors inside the stream; the Responses API reads it too. Overload,
+rate limits, server errors and timeouts are retried before content; ``insufficient_quota``
+is a billing stop, not a rate limit to wait out."""
 
 # What kind of block the parser wrote last (the emitter closes blocks on its own).
 _NONE: Final = 0
@@ -157,28 +189,33 @@ def completions_usage(raw: Mapping[str, Any], *, completion_excludes_reasoning: 
     )
 
 
-def stream_error_message(label: str, error: object) -> tuple[str, bool]:
-    """The message of an error object found in a 200 stream, and whether a retry may help."""
-    if isinstance(error, Mapping):
-        message = error.get("message")
-        kind = error.get("type") or error.get("code") or error.get("status")
-        code = error.get("code")
-        text = message if isinstance(message, str) and message else orjson.dumps(error).decode()
-        metadata = error.get("metadata")
-        if isinstance(metadata, Mapping):
-            raw = metadata.get("raw")
-            if isinstance(raw, str) and raw and raw not in text:
-                text = f"{text} ({raw})"  # OpenRouter: the upstream provider's own words
-        kind_text = str(kind) if kind is not None else ""
-        if kind_text and kind_text not in text:
-            text = f"{kind_text}: {text}"
-        retryable = kind_text.lower() in _RETRYABLE_KINDS or (
-            isinstance(code, str) and code.lower() in _RETRYABLE_KINDS
-        )
-        if isinstance(code, int) and not isinstance(code, bool):
-            retryable = retryable or code in (408, 409, 429) or code >= 500
-        return f"{label} reported an error in the stream: {text}", retryable
-    return f"{label} reported an error in the stream: {error}", False
+def stream_error(label: str, error: object) -> ProviderStreamError:
+    """The error of an error object found in a 200 stream, its kind read from its type or code."""
+    if not isinstance(error, Mapping):
+        text = f"{label} reported an error in the stream: {error}"
+        return ProviderStreamError(text, kind=classify_error(text=text))
+    message = error.get("message")
+    kind = error.get("type") or error.get("code") or error.get("status")
+    code = error.get("code")
+    text = message if isinstance(message, str) and message else orjson.dumps(error).decode()
+    metadata = error.get("metadata")
+    if isinstance(metadata, Mapping):
+        raw = metadata.get("raw")
+        if isinstance(raw, str) and raw and raw not in text:
+            text = f"{text} ({raw})"  # OpenRouter: the upstream provider's own words
+    kind_text = str(kind) if kind is not None else ""
+    if kind_text and kind_text not in text:
+        text = f"{kind_text}: {text}"
+    # OpenRouter gives the upstream HTTP status as a numeric code: it classifies, it is not ours.
+    status = code if isinstance(code, int) and not isinstance(code, bool) else None
+    names = [name for name in (code, kind_text) if isinstance(name, str) and name]
+    found = next((name for name in names if name.lower() in OPENAI_ERROR_KINDS), names[0] if names else None)
+    return ProviderStreamError(
+        f"{label} reported an error in the stream: {text}",
+        kind=classify_error(status=status, code=found, text=text, codes=OPENAI_ERROR_KINDS),
+        code=found,
+        provider_message=message if isinstance(message, str) and message else None,
+    )
 
 
 class _Call:
@@ -245,7 +282,7 @@ class CompletionsStreamParser(SSEParser):
         "_usage_raw",
         "_service_tier",
         "_failure",
-        "_failure_retryable",
+        "_failure_kind",
     )
 
     def __init__(self, emitter: EventEmitter, *, label: str, completion_excludes_reasoning: bool) -> None:
@@ -266,7 +303,7 @@ class CompletionsStreamParser(SSEParser):
         self._usage_raw: Any = None
         self._service_tier: str | None = None
         self._failure: str | None = None
-        self._failure_retryable = False
+        self._failure_kind: ErrorKind = "unknown"
 
     # -- one SSE event ------------------------------------------------------------------
 
@@ -281,11 +318,12 @@ class CompletionsStreamParser(SSEParser):
         except orjson.JSONDecodeError:
             chunk = self._salvage(data)
         if type(chunk) is not dict:
-            raise StreamInterruptedError(f"{self.label} sent a chunk that is not a JSON object: {_preview(data)}")
+            raise StreamInterruptedError(
+                f"{self.label} sent a chunk that is not a JSON object: {_preview(data)}", kind="malformed_response"
+            )
         error = chunk.get("error")
         if error or event == "error":
-            message, retryable = stream_error_message(self.label, error if error else chunk)
-            raise ProviderStreamError(message, retryable=retryable)
+            raise stream_error(self.label, error if error else chunk)
         if self._response_id is None:
             response_id = chunk.get("id")
             if response_id and type(response_id) is str:
@@ -333,14 +371,19 @@ class CompletionsStreamParser(SSEParser):
         except UnicodeDecodeError as exc:
             raise StreamInterruptedError(
                 f"{self.label} sent a chunk that is not valid UTF-8 ({exc.reason} at byte {exc.start}): "
-                f"{_preview(data)}"
+                f"{_preview(data)}",
+                kind="malformed_response",
             ) from None
         try:
             return orjson.loads(data)
         except orjson.JSONDecodeError as exc:
-            raise StreamInterruptedError(
-                f"{self.label} sent a chunk that is not valid JSON ({exc}): {_preview(data)}"
-            ) from None
+            chunk = loads_replacing_lone_surrogates(data)
+            if chunk is NOT_JSON:
+                raise StreamInterruptedError(
+                    f"{self.label} sent a chunk that is not valid JSON ({exc}): {_preview(data)}",
+                    kind="malformed_response",
+                ) from None
+            return chunk
 
     # -- deltas -------------------------------------------------------------------------
 
@@ -360,7 +403,7 @@ class CompletionsStreamParser(SSEParser):
         refusal = delta.get("refusal")
         if refusal and type(refusal) is str:
             self._mode = _TEXT
-            self._text_delta(refusal)
+            self.emitter.refusal_delta(refusal)  # text as well, unless the call asked for structured output
         if tool_calls and type(tool_calls) is list:
             for item in tool_calls:
                 if type(item) is dict:
@@ -421,7 +464,7 @@ class CompletionsStreamParser(SSEParser):
             arguments = function.get("arguments")
         if arguments is not None and type(arguments) is not str:
             arguments = orjson.dumps(arguments).decode()  # a server that sends the arguments as an object
-        call = self._route(index, call_id)
+        call = self._route(index, call_id, name)
         emitter = self.emitter
         if call is None:
             emitter.tool_call_start(call_id or "", name or "")
@@ -439,7 +482,8 @@ class CompletionsStreamParser(SSEParser):
             if call_id and not call.id:
                 call.id = call_id
                 call.block.id = call_id
-                self._calls_by_id[call_id] = call
+            if call_id:
+                self._calls_by_id.setdefault(call_id, call)  # a mutated id routes to the call it continues
             if name and not call.block.name:
                 call.block.name = name
         if arguments:
@@ -449,7 +493,7 @@ class CompletionsStreamParser(SSEParser):
             else:
                 call.late = True
 
-    def _route(self, index: Any, call_id: str | None) -> _Call | None:
+    def _route(self, index: Any, call_id: str | None, name: str | None) -> _Call | None:
         """The call a tool-call delta continues, or ``None`` when it starts a new one."""
         if index is not None:
             call = self._calls_by_index.get(index)
@@ -457,7 +501,10 @@ class CompletionsStreamParser(SSEParser):
                 return self._calls_by_id.get(call_id) if call_id else None
             if call_id is None or not call.id or call.id == call_id:
                 return call
-            return self._calls_by_id.get(call_id)  # another id at a reused index: a new call
+            known = self._calls_by_id.get(call_id)
+            if known is not None or name is not None:
+                return known  # another id with a name at a reused index: a new call
+            return call  # another id without a name: the same call under a mutated id
         if call_id is not None:
             return self._calls_by_id.get(call_id)
         return self._current_call
@@ -494,18 +541,20 @@ class CompletionsStreamParser(SSEParser):
             self._failure = (
                 f"{self.label} stopped the response: its content filter was triggered (finish_reason {reason!r})"
             )
+            self._failure_kind = "content_filter"
         elif reason == "insufficient_system_resource":  # DeepSeek cut the response short for lack of capacity
             self._failure = (
                 f"{self.label} cut the response short: the server ran out of capacity (finish_reason {reason!r})"
             )
-            self._failure_retryable = True
+            self._failure_kind = "overloaded"
         elif reason == "error":
             error = choice.get("error")
-            self._failure = (
-                stream_error_message(self.label, error)[0]
-                if error
-                else f"{self.label} ended the response with finish_reason 'error'"
-            )
+            if error:
+                failure = stream_error(self.label, error)
+                self._failure, self._failure_kind = str(failure), failure.kind
+            else:
+                self._failure = f"{self.label} ended the response with finish_reason 'error'"
+                self._failure_kind = "server"
         else:
             self._failure = f"{self.label} ended the response with an unknown finish_reason {reason!r}"
 
@@ -521,11 +570,16 @@ class CompletionsStreamParser(SSEParser):
 
     def finish(self) -> None:
         if self._failure is not None:
-            raise ProviderStreamError(self._failure, retryable=self._failure_retryable)
+            raise ProviderStreamError(self._failure, kind=self._failure_kind, code=self._finish_reason)
         if not self._saw_done and self._finish_reason is None:
             raise StreamInterruptedError(
                 f"{self.label} stream ended before the response was complete "
                 "(no finish_reason and no [DONE]); the connection was probably cut"
+            )
+        if not self._saw_done and self._usage_raw is None:
+            raise StreamInterruptedError(
+                f"{self.label} stream ended after the finish_reason but before its usage and [DONE]; "
+                "the connection was probably cut"
             )
         self._settle_late_arguments()
         self._settle_reasoning_details()
@@ -542,10 +596,14 @@ class CompletionsStreamParser(SSEParser):
             raw = "".join(call.parts)
             try:
                 value = orjson.loads(raw)
+                too_deep = exceeds_json_depth(value)
             except orjson.JSONDecodeError:
                 merger = JsonDeltaMerger()
                 merger.feed(raw)
                 value = merger.value if merger.has_value else {}
+                too_deep = merger.too_deep
+            if too_deep:
+                raise too_deep_arguments(self.emitter.message.model, call.block.name)
             call.block.arguments = value if isinstance(value, dict) else {}
 
     def _settle_reasoning_details(self) -> None:

@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, ClassVar
 from ..request import HttpRequest
 from ..wire_apis import OPENAI_RESPONSES
 from ._responses_shared import (
+    RESPONSES_ERROR_KINDS,
     ResponsesParser,
     build_body,
     check_request,
@@ -39,7 +40,10 @@ from .base import HttpProvider
 from .openai_compat import is_openai_host
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
     from ..emitter import EventEmitter
+    from ..errors import ErrorKind
     from ..options import StreamOptions
     from ..types import Context, Model
 
@@ -53,6 +57,7 @@ class OpenAIResponsesProvider(HttpProvider):
 
     api: ClassVar[str] = OPENAI_RESPONSES.name
     label: ClassVar[str] = OPENAI_RESPONSES.label
+    error_kinds: ClassVar[Mapping[str, ErrorKind]] = RESPONSES_ERROR_KINDS
 
     def check_request(self, model: Model, context: Context, options: StreamOptions) -> None:
         check_request(model, options)

@@ -1,8 +1,9 @@
 """The requests the replay server received, kept for tests to assert on.
 
 Header values and query parameters that carry credentials (``authorization``,
-``x-api-key``, ``api-key``, ``x-goog-api-key``, Gemini's ``?key=``, AWS session
-tokens and signatures, ...) are stored as sent -- a test may check that the right
+``x-api-key``, ``api-key``, ``x-goog-api-key``, any header whose name says key,
+token, secret or auth -- :func:`alchemy.request.is_secret_header_name` --, Gemini's
+``?key=``, AWS session tokens and signatures, ...) are stored as sent -- a test may check that the right
 key was used -- but never shown: every ``repr`` and ``str`` redacts them.
 """
 
@@ -14,6 +15,8 @@ from typing import Any
 from urllib.parse import parse_qs
 
 import orjson
+
+from ..request import is_secret_header_name
 
 __all__ = ["REDACTED", "Headers", "RecordedRequest", "redact_query"]
 
@@ -37,7 +40,7 @@ SENSITIVE_QUERY_PARAMETERS = frozenset(
 
 
 def _redacted_header(name: str, value: str) -> str:
-    if name.lower() not in SENSITIVE_HEADERS:
+    if name.lower() not in SENSITIVE_HEADERS and not is_secret_header_name(name):
         return value
     if name.lower() in ("authorization", "proxy-authorization"):
         # Keep the scheme ("Bearer", "AWS4-HMAC-SHA256") visible: it helps debugging and is no secret.

@@ -10,7 +10,8 @@ Faults that *alter* an event (:class:`InvalidUtf8`, :class:`CorruptFrame`, and
 fault                  what the client sees
 =====================  ==================================================================
 :class:`HttpError`     a non-200 response with the provider's JSON error body, optional
-                       ``retry-after`` / ``retry-after-ms`` headers; no stream
+                       ``retry-after`` / ``retry-after-ms`` headers; no stream (a 3xx
+                       with a ``location`` header is a redirect)
 :class:`Drop`          the connection closed without the terminating chunk, after N
                        events or N body bytes (or before any response at all)
 :class:`Stall`         silence for ``seconds``, then the stream resumes or the
@@ -56,6 +57,7 @@ class HttpError:
     ``message`` and ``error_type`` fill the provider-shaped body (defaults depend on
     the status and the wire API); ``body`` replaces it entirely. ``retry_after`` is
     seconds (written as given, e.g. ``0.05``), an HTTP date string or a ``datetime``.
+    A 3xx status answers with a redirect (give its ``location`` in ``headers``).
     """
 
     status: int = 500
@@ -67,8 +69,10 @@ class HttpError:
     headers: Mapping[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        if not isinstance(self.status, int) or not 400 <= self.status <= 599:
-            raise ValueError(f"HttpError.status must be an HTTP error status (400-599), got {self.status!r}")
+        if not isinstance(self.status, int) or not 300 <= self.status <= 599:
+            raise ValueError(
+                f"HttpError.status must be an HTTP error or redirect status (300-599), got {self.status!r}"
+            )
         for name in ("retry_after", "retry_after_ms"):
             value = getattr(self, name)
             if isinstance(value, (int, float)) and not isinstance(value, bool) and value < 0:

@@ -8,6 +8,8 @@ under test meets the same JSON it would meet in production:
 * Gemini / Vertex: ``{"error": {"code", "message", "status"}}``
 * Bedrock: ``{"message"}`` with the error name in the ``x-amzn-errortype`` header
 * Mistral: ``{"object": "error", "message", "type", "param", "code"}``
+* Cohere: ``{"id", "message"}`` (the status alone says what failed); in a stream, a
+  ``message-end`` event with ``finish_reason: "ERROR"`` and the ``error`` text
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from .wire import (
     ANTHROPIC_MESSAGES,
     AZURE_OPENAI_RESPONSES,
     BEDROCK_CONVERSE_STREAM,
+    COHERE_CHAT,
     GOOGLE_GENERATIVE_AI,
     GOOGLE_VERTEX,
     MISTRAL_CONVERSATIONS,
@@ -148,6 +151,8 @@ def http_error(
             orjson.dumps({"message": message or default or _reason(status)}),
             (("x-amzn-errortype", f"{name}:{_BEDROCK_ERROR_NAMESPACE}"),),
         )
+    if api == COHERE_CHAT:
+        return ErrorResponse(orjson.dumps({"id": request_id, "message": message or _reason(status)}))
     if api == MISTRAL_CONVERSATIONS:
         kind, default = _MISTRAL_ERRORS.get(
             status, ("internal_server_error" if status >= 500 else "invalid_request_error", "")
@@ -193,6 +198,10 @@ def stream_error(api: str, *, message: str | None, error_type: str | None, seque
         code = next((status for status, (name, _) in _GOOGLE_ERRORS.items() if name == kind), 500)
         text = message or _GOOGLE_ERRORS.get(code, ("", "Internal error."))[1]
         return StreamError(kind, orjson.dumps({"error": {"code": code, "message": text, "status": kind}}))
+    if api == COHERE_CHAT:
+        kind = error_type or "ERROR"
+        text = message or "internal server error"
+        return StreamError(kind, orjson.dumps({"type": "message-end", "delta": {"finish_reason": kind, "error": text}}))
     if api == BEDROCK_CONVERSE_STREAM:
         kind = error_type or "throttlingException"
         text = message or "Too many tokens, please wait before trying again."

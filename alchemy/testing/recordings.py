@@ -86,7 +86,9 @@ wire format (Azure replays OpenAI's Responses recording, Vertex AI the Gemini on
 
 Every bundled recording is the same short exchange ("What's the weather in Paris?")
 in one wire API's shapes: thinking, a sentence of text, then a ``get_weather`` tool
-call whose arguments stream in pieces, with usage at the end."""
+call whose arguments stream in pieces, with usage at the end. Next to each,
+``<name>-answer`` is the turn after the tool result: the final answer ("It's 18 °C
+and partly cloudy in Paris right now."), so ``alchemy demo`` can run the whole tool loop."""
 
 
 @dataclass(frozen=True)

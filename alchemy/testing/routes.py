@@ -16,6 +16,7 @@ google-generative-ai      ``POST /v1beta/models/{model}:streamGenerateContent?al
 google-vertex             ``POST /v1/projects/{p}/locations/{l}/publishers/google/models/{model}``
                           ``:streamGenerateContent?alt=sse``
 bedrock-converse-stream   ``POST /model/{modelId}/converse-stream``
+cohere-chat               ``POST {base}/v2/chat``                         (base = server root)
 ========================  =====================================================================
 
 Chat Completions and Mistral share a path and a framing; a request there is
@@ -33,6 +34,7 @@ from .wire import (
     ANTHROPIC_MESSAGES,
     AZURE_OPENAI_RESPONSES,
     BEDROCK_CONVERSE_STREAM,
+    COHERE_CHAT,
     GOOGLE_GENERATIVE_AI,
     GOOGLE_VERTEX,
     MISTRAL_CONVERSATIONS,
@@ -71,13 +73,14 @@ _PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r".*/responses"), OPENAI_RESPONSES),
     (re.compile(r".*/messages"), ANTHROPIC_MESSAGES),
     (re.compile(r".*/chat/completions"), OPENAI_COMPLETIONS),
+    (re.compile(r".*/v2/chat"), COHERE_CHAT),
 )
 
 ROUTE_SUMMARY = (
     "POST .../chat/completions, .../v1/messages, .../responses, /openai/v1/responses, "
     "/openai/deployments/{d}/responses, /v1beta/models/{model}:streamGenerateContent?alt=sse, "
     "/v1/projects/{p}/locations/{l}/publishers/google/models/{model}:streamGenerateContent?alt=sse, "
-    "/model/{modelId}/converse-stream"
+    "/model/{modelId}/converse-stream, .../v2/chat"
 )
 
 
@@ -102,6 +105,7 @@ _BASE_PATHS: dict[str, str] = {
     GOOGLE_GENERATIVE_AI: "/v1beta",
     GOOGLE_VERTEX: "",
     BEDROCK_CONVERSE_STREAM: "",
+    COHERE_CHAT: "",
 }
 
 
@@ -124,6 +128,8 @@ def endpoint_path(api: str, model: str) -> str:
         return f"{base}/chat/completions"
     if api == ANTHROPIC_MESSAGES:
         return f"{base}/v1/messages"
+    if api == COHERE_CHAT:
+        return f"{base}/v2/chat"
     if api in (OPENAI_RESPONSES, AZURE_OPENAI_RESPONSES):
         return f"{base}/responses"
     model_segment = quote(model, safe="")

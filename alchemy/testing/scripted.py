@@ -64,6 +64,7 @@ if TYPE_CHECKING:
     from ..api_registry import ApiProvider
     from ..emitter import EventEmitter
     from ..options import StreamOptions
+    from ..strict_tools import StrictTools
 
 __all__ = [
     "SCRIPTED_API",
@@ -464,6 +465,13 @@ class ScriptedProvider:
 
     def map_simple_options(self, model: Model, options: StreamOptions) -> StreamOptions:
         return options
+
+    @property
+    def strict_tools(self) -> StrictTools:
+        """Strict tools are accepted (nothing is sent; :mod:`alchemy.strict_tools` checks their schemas)."""
+        from ..strict_tools import StrictTools
+
+        return StrictTools("openai", "accepted by the scripted provider")
 
     # -- registration ---------------------------------------------------------
 

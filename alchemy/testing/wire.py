@@ -15,6 +15,7 @@ google-generative-ai,      ``data: <json>\\r\\n\\r\\n``                       (n
 google-vertex
 bedrock-converse-stream    AWS event-stream message, ``:event-type`` =    (none)
                            the line's single key, payload = its value
+cohere-chat                ``event: <json "type">\\ndata: <json>\\n\\n``     (none; ``message-end`` is an event)
 =========================  =============================================  ======================================
 
 Payloads spanning several lines (pretty-printed JSON) are split over several
@@ -38,6 +39,7 @@ __all__ = [
     "ANTHROPIC_MESSAGES",
     "AZURE_OPENAI_RESPONSES",
     "BEDROCK_CONVERSE_STREAM",
+    "COHERE_CHAT",
     "GOOGLE_GENERATIVE_AI",
     "GOOGLE_VERTEX",
     "MISTRAL_CONVERSATIONS",
@@ -61,6 +63,7 @@ AZURE_OPENAI_RESPONSES = wire_apis.AZURE_OPENAI_RESPONSES.name
 GOOGLE_GENERATIVE_AI = wire_apis.GOOGLE_GENERATIVE_AI.name
 GOOGLE_VERTEX = wire_apis.GOOGLE_VERTEX.name
 BEDROCK_CONVERSE_STREAM = wire_apis.BEDROCK_CONVERSE_STREAM.name
+COHERE_CHAT = wire_apis.COHERE_CHAT.name
 
 SSE_CONTENT_TYPE = "text/event-stream; charset=utf-8"
 
@@ -105,7 +108,7 @@ class SSEDataFraming(Framing):
 
 
 class NamedEventSSEFraming(Framing):
-    """Anthropic Messages and OpenAI Responses: ``event:`` named after the JSON ``type``."""
+    """Anthropic Messages, OpenAI Responses and Cohere: ``event:`` named after the JSON ``type``."""
 
     def frame(self, payload: bytes, alter: Callable[[bytes], bytes] | None = None) -> bytes:
         event_type = _json_type(payload)
@@ -174,6 +177,7 @@ FRAMINGS_BY_FORMAT: dict[str, Framing] = {
     OPENAI_RESPONSES: _NAMED_EVENTS,
     GOOGLE_GENERATIVE_AI: _GEMINI,
     BEDROCK_CONVERSE_STREAM: _BEDROCK,
+    COHERE_CHAT: _NAMED_EVENTS,
 }
 """The framing of each wire format (an API's ``wire_format`` in :mod:`alchemy.wire_apis`)."""
 
