@@ -17,6 +17,7 @@ import pytest
 import alchemy
 from alchemy import Context, Model, Tool, UserMessage
 from alchemy.options import OPTIONS, carrying_apis
+from alchemy.providers.base import deep_merge
 from alchemy.testing import ReplayServer
 from support import WIRE_MODEL_IDS, no_base_url_override, replay_server, wire_model  # noqa: F401 (fixtures)
 
@@ -205,12 +206,29 @@ def test_extra_body_is_deep_merged_last_and_extra_headers_are_sent(api: str, ser
     assert recorded.headers.get("x-alchemy-test") == "yes"
 
 
-@pytest.mark.parametrize("api", sorted(WIRE_MODEL_IDS))
+NESTED: dict[str, str] = {
+    "bedrock-converse-stream": "inferenceConfig",
+    "google-generative-ai": "generationConfig",
+    "google-vertex": "generationConfig",
+    "openai-completions": "stream_options",
+}
+"""An object every plain request of these APIs holds, for the merge-into-nested test (the
+other APIs' plain bodies have none; the flat merge above covers them)."""
+
+
+@pytest.mark.parametrize("api", sorted(NESTED))
 def test_extra_body_merges_into_nested_objects(api: str, server: ReplayServer) -> None:
+    nested = NESTED[api]
     first, _ = send(server, api, PLAIN, max_tokens=50)
-    nested = next((key for key, value in first.items() if isinstance(value, dict)), None)
-    if nested is None:
-        pytest.skip("the body has no nested object to merge into")
     body, _ = send(server, api, PLAIN, max_tokens=50, extra_body={nested: {"x_added": 1}})
     assert body[nested]["x_added"] == 1
     assert {k: v for k, v in body[nested].items() if k != "x_added"} == first[nested]
+
+
+def test_deep_merge_rules() -> None:
+    target: dict[str, Any] = {"a": {"b": 1, "c": {"d": 2}}, "list": [1, 2], "keep": True}
+    extra = {"a": {"c": {"e": 3}}, "list": [3], "new": {"x": 1}}
+    deep_merge(target, extra)
+    assert target == {"a": {"b": 1, "c": {"d": 2, "e": 3}}, "list": [3], "keep": True, "new": {"x": 1}}
+    extra["new"]["x"] = 99  # merged mappings are copies, not aliases of the caller's
+    assert target["new"] == {"x": 1}
