@@ -71,3 +71,7 @@ def wire_model(api: str, base_url: str = "http://127.0.0.1:9/v1", **changes: Any
     """A hand-built model of ``api``'s everyday model (see ``WIRE_MODEL_IDS``) at ``base_url``."""
     provider, model_id = WIRE_MODEL_IDS[api]
     return Model(id=model_id, name=model_id, api=api, provider=provider, base_url=base_url, **changes)
+
+
+FAKE_AWS_SECRET = "test-aws-secret-" + "not-a-real-key-0000"
+"""An AWS secret access key for SigV4 tests: signing takes any string, and this one looks like no real key."""

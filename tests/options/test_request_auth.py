@@ -32,11 +32,12 @@ from alchemy.request import Auth, HttpRequest, redact
 from alchemy.testing import Replay, ReplayServer
 from alchemy.testing.routes import VERTEX_LOCATION, VERTEX_PROJECT
 from alchemy.types import AssistantMessage, Context, Model, UserMessage
+from support import FAKE_AWS_SECRET
 
 API = "auth-step-test"
 CONTEXT = Context(messages=[UserMessage("hi")])
 FAST: dict[str, Any] = {"max_retry_delay": 0.01}
-SECRET = "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY"
+SECRET = FAKE_AWS_SECRET
 
 
 def run(mode: str, model: Model, **options: Any) -> AssistantMessage:

@@ -125,7 +125,7 @@ def test_missing_region_is_a_clear_error() -> None:
 def test_region_from_a_concrete_bedrock_url_when_signing(monkeypatch: pytest.MonkeyPatch) -> None:
     pytest.importorskip("botocore")
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", support.FAKE_AWS_SECRET)
     model = dataclasses.replace(SONNET, base_url="https://bedrock-runtime.ca-central-1.amazonaws.com")
     request = provider.build_request(model, HELLO, options(model=model))
     signed = _signed(request)
@@ -195,7 +195,7 @@ def _signed(request: HttpRequest) -> HttpRequest:
 
 def test_sigv4_signs_the_exact_body_bytes(monkeypatch: pytest.MonkeyPatch) -> None:
     pytest.importorskip("botocore")
-    secret = "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY"
+    secret = support.FAKE_AWS_SECRET
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", secret)
     monkeypatch.setenv("AWS_SESSION_TOKEN", "session-token-0123456789")

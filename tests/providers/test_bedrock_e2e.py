@@ -142,7 +142,7 @@ def test_sigv4_signature_verifies_on_the_received_request(
 ) -> None:
     pytest.importorskip("botocore")
     support.require_shared()
-    secret = "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY"
+    secret = support.FAKE_AWS_SECRET
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", secret)
     monkeypatch.setenv("AWS_REGION", "us-west-2")
