@@ -311,24 +311,13 @@ def _add_price(a: float | None, b: float | None) -> float | None:
 # --------------------------------------------------------------------------- sync
 
 
-class ToolRun:
-    """The events of a :func:`run_tools` loop, pulled as you iterate.
+class _RunView:
+    """What the sync and async runs show of their :class:`_Run` while it goes."""
 
-    Iterate it for every turn's stream events and a :class:`~alchemy.events.ToolResult`
-    after each call ran; :meth:`result` finishes the run (iterating what is left) and
-    returns the :class:`ToolRunResult`. Use it in a ``with`` block: leaving early
-    closes the open stream, waits for running tools, answers the calls that did not
-    run and ends the run as ``"aborted"``.
-    """
+    __slots__ = ("_run",)
 
-    __slots__ = ("_run", "_stream", "_events", "_pool")
-
-    def __init__(self, run: _Run, first: AssistantMessageEventStream) -> None:
+    def __init__(self, run: _Run) -> None:
         self._run = run
-        self._stream: AssistantMessageEventStream | None = first
-        """The turn being streamed, until its message is recorded."""
-        self._pool: concurrent.futures.ThreadPoolExecutor | None = None
-        self._events = self._loop()
 
     @property
     def context(self) -> Context:
@@ -348,6 +337,26 @@ class ToolRun:
     @property
     def finished(self) -> bool:
         return self._run.reason is not None
+
+
+class ToolRun(_RunView):
+    """The events of a :func:`run_tools` loop, pulled as you iterate.
+
+    Iterate it for every turn's stream events and a :class:`~alchemy.events.ToolResult`
+    after each call ran; :meth:`result` finishes the run (iterating what is left) and
+    returns the :class:`ToolRunResult`. Use it in a ``with`` block: leaving early
+    closes the open stream, waits for running tools, answers the calls that did not
+    run and ends the run as ``"aborted"``.
+    """
+
+    __slots__ = ("_stream", "_events", "_pool")
+
+    def __init__(self, run: _Run, first: AssistantMessageEventStream) -> None:
+        super().__init__(run)
+        self._stream: AssistantMessageEventStream | None = first
+        """The turn being streamed, until its message is recorded."""
+        self._pool: concurrent.futures.ThreadPoolExecutor | None = None
+        self._events = self._loop()
 
     def __iter__(self) -> Iterator[ToolRunEvent]:
         return self._events
@@ -511,34 +520,15 @@ def run_tools(
 # --------------------------------------------------------------------------- async
 
 
-class AsyncToolRun:
+class AsyncToolRun(_RunView):
     """The async twin of :class:`ToolRun`: ``async for``, ``await result()``, ``await aclose()``, ``async with``."""
 
-    __slots__ = ("_run", "_stream", "_events")
+    __slots__ = ("_stream", "_events")
 
     def __init__(self, run: _Run, first: AsyncAssistantMessageEventStream) -> None:
-        self._run = run
+        super().__init__(run)
         self._stream: AsyncAssistantMessageEventStream | None = first
         self._events = self._loop()
-
-    @property
-    def context(self) -> Context:
-        """The context the run appends to."""
-        return self._run.context
-
-    @property
-    def turns(self) -> int:
-        """How many turns have finished so far."""
-        return self._run.turns
-
-    @property
-    def usage(self) -> Usage:
-        """Tokens and cost of the finished turns so far."""
-        return self._run.usage
-
-    @property
-    def finished(self) -> bool:
-        return self._run.reason is not None
 
     def __aiter__(self) -> AsyncIterator[ToolRunEvent]:
         return self._events
