@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from ._stream_options import StreamOptions
-from ._table import OPTIONS_BY_NAME, carrying_apis
+from ._table import OPTIONS_BY_NAME, carried_options, carrying_apis
 
 if TYPE_CHECKING:
     from ..api_registry import ApiProvider
@@ -18,8 +18,7 @@ __all__ = ["accepted_options", "check_named_tool", "check_options"]
 
 def accepted_options(api: str, provider: ApiProvider) -> frozenset[str]:
     """Every option name a call to ``api`` accepts: the declared ones it carries and the provider's own."""
-    names = {o.name for o in OPTIONS_BY_NAME.values() if o.apis is None or api in o.apis}
-    return frozenset(names | set(provider.option_names))
+    return carried_options(api) | frozenset(provider.option_names)
 
 
 def _unknown(function: str, model: Model, provider: ApiProvider, name: str) -> TypeError:
