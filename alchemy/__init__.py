@@ -45,6 +45,7 @@ from .errors import (
 from .types import (
     AssistantMessage,
     BuiltinTool,
+    Citation,
     Context,
     CustomTool,
     Cost,
@@ -53,6 +54,7 @@ from .types import (
     Model,
     ModelCapabilities,
     ModelCost,
+    ServerToolCall,
     StreamMetrics,
     TextContent,
     ThinkingContent,
@@ -124,8 +126,22 @@ if TYPE_CHECKING:
     from .events import ToolCallStart as ToolCallStart
     from .events import ToolCallDelta as ToolCallDelta
     from .events import ToolCallEnd as ToolCallEnd
+    from .events import ServerToolStart as ServerToolStart
+    from .events import ServerToolDelta as ServerToolDelta
+    from .events import ServerToolEnd as ServerToolEnd
     from .events import Done as Done
     from .events import Error as Error
+    from .server_tools import ServerTool as ServerTool
+    from .server_tools import WebSearch as WebSearch
+    from .server_tools import WebFetch as WebFetch
+    from .server_tools import CodeExecution as CodeExecution
+    from .server_tools import FileSearch as FileSearch
+    from .server_tools import McpServer as McpServer
+    from .server_tools import ImageGeneration as ImageGeneration
+    from .server_tools import ToolSearch as ToolSearch
+    from .server_tools import UserLocation as UserLocation
+    from .server_tools import approve as approve
+    from .server_tools import needs_continuation as needs_continuation
     from .emitter import EventEmitter as EventEmitter
     from .abort import AbortController as AbortController
     from .abort import AbortSignal as AbortSignal
@@ -212,8 +228,22 @@ _LAZY: dict[str, str] = {
     "ToolCallStart": "alchemy.events",
     "ToolCallDelta": "alchemy.events",
     "ToolCallEnd": "alchemy.events",
+    "ServerToolStart": "alchemy.events",
+    "ServerToolDelta": "alchemy.events",
+    "ServerToolEnd": "alchemy.events",
     "Done": "alchemy.events",
     "Error": "alchemy.events",
+    "ServerTool": "alchemy.server_tools",
+    "WebSearch": "alchemy.server_tools",
+    "WebFetch": "alchemy.server_tools",
+    "CodeExecution": "alchemy.server_tools",
+    "FileSearch": "alchemy.server_tools",
+    "McpServer": "alchemy.server_tools",
+    "ImageGeneration": "alchemy.server_tools",
+    "ToolSearch": "alchemy.server_tools",
+    "UserLocation": "alchemy.server_tools",
+    "approve": "alchemy.server_tools",
+    "needs_continuation": "alchemy.server_tools",
     "EventEmitter": "alchemy.emitter",
     "AbortController": "alchemy.abort",
     "AbortSignal": "alchemy.abort",
@@ -268,6 +298,7 @@ __all__ = [
     "ServerError",
     "AssistantMessage",
     "BuiltinTool",
+    "Citation",
     "Context",
     "Cost",
     "CustomTool",
@@ -276,6 +307,7 @@ __all__ = [
     "Model",
     "ModelCapabilities",
     "ModelCost",
+    "ServerToolCall",
     "StreamMetrics",
     "TextContent",
     "ThinkingContent",

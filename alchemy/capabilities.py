@@ -52,7 +52,13 @@ from .errors import UnsupportedCapabilityError
 from .options import ToolChoice
 from .sanitize import sanitize_context
 from .tool_ids import ToolCallIdNormalizer
-from .transform import FOREIGN_THINKING_POLICIES, ForeignThinking, transform_messages
+from .transform import (
+    FOREIGN_SERVER_TOOL_POLICIES,
+    FOREIGN_THINKING_POLICIES,
+    ForeignServerTools,
+    ForeignThinking,
+    transform_messages,
+)
 from .types import (
     AssistantMessage,
     Context,
@@ -235,10 +241,11 @@ def apply_handoff(
     model: Model,
     normalize_tool_call_id: ToolCallIdNormalizer | None = None,
     foreign_thinking: ForeignThinking = "drop",
+    foreign_server_tools: ForeignServerTools = "drop",
 ) -> ShapedRequest:
     """Runs :func:`alchemy.transform.transform_messages` on the conversation."""
     before = request.context.messages
-    messages = transform_messages(before, model, normalize_tool_call_id, foreign_thinking)
+    messages = transform_messages(before, model, normalize_tool_call_id, foreign_thinking, foreign_server_tools)
     if len(messages) == len(before) and all(a is b for a, b in zip(messages, before)):
         return request
     return _with_messages(request, messages, "apply_handoff", "reshaped turns written by other models")
@@ -594,6 +601,7 @@ def shape_request(
     handoff: bool = True,
     foreign_thinking: ForeignThinking = "drop",
     normalize_tool_call_id: ToolCallIdNormalizer | None = None,
+    foreign_server_tools: ForeignServerTools = "drop",
 ) -> ShapedRequest:
     """Shapes ``context`` and ``values`` for ``model`` in the order of ``SHAPING_ORDER``.
 
@@ -601,20 +609,24 @@ def shape_request(
     itself is never modified. Raises :class:`UnsupportedCapabilityError` (naming the
     model and the missing capability) when the request needs something the model
     lacks. ``handoff=False`` skips the cross-provider step for callers that already ran
-    :func:`alchemy.transform.transform_messages`; ``foreign_thinking`` and
-    ``normalize_tool_call_id`` are passed to it.
+    :func:`alchemy.transform.transform_messages`; ``foreign_thinking``,
+    ``foreign_server_tools`` and ``normalize_tool_call_id`` are passed to it.
     """
     need_instance("shape_request()", "context", context, Context)
     need_instance("shape_request()", "model", model, Model)
     need_instance("shape_request()", "values", values, RequestValues, optional=True)
     if foreign_thinking not in FOREIGN_THINKING_POLICIES:
         raise ValueError(f"shape_request() foreign_thinking must be 'drop' or 'text', got {foreign_thinking!r}")
+    if foreign_server_tools not in FOREIGN_SERVER_TOOL_POLICIES:
+        raise ValueError(
+            f"shape_request() foreign_server_tools must be 'drop' or 'text', got {foreign_server_tools!r}"
+        )
     request = ShapedRequest(context, values if values is not None else RequestValues())
     for refusal in REFUSALS:
         request = refusal(request, model)
     request = remove_surrogates(request, model)
     if handoff:
-        request = apply_handoff(request, model, normalize_tool_call_id, foreign_thinking)
+        request = apply_handoff(request, model, normalize_tool_call_id, foreign_thinking, foreign_server_tools)
     for step in (*VALUE_STEPS, *CONTENT_STEPS):
         request = step(request, model)
     return request

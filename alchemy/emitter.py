@@ -95,11 +95,26 @@ from .events import (
     ThinkingDelta,
     ThinkingEnd,
     ThinkingStart,
+    ServerToolDelta,
+    ServerToolEnd,
+    ServerToolStart,
     ToolCallDelta,
     ToolCallEnd,
     ToolCallStart,
 )
-from .types import AssistantMessage, Model, StopReason, TextContent, ThinkingContent, ToolCall, Usage
+from .types import (
+    SERVER_TOOL_STATUSES,
+    AssistantMessage,
+    Citation,
+    Model,
+    ServerToolCall,
+    ServerToolStatus,
+    StopReason,
+    TextContent,
+    ThinkingContent,
+    ToolCall,
+    Usage,
+)
 
 if TYPE_CHECKING:
     from .structured import OutputPlan, OutputState
@@ -118,13 +133,18 @@ _NONE: Final = 0
 _TEXT: Final = 1
 _THINKING: Final = 2
 _TOOL_CALL: Final = 3
+_SERVER_TOOL: Final = 4
 
 _KIND_NAMES: Final = {
     _NONE: "no block",
     _TEXT: "a text block",
     _THINKING: "a thinking block",
     _TOOL_CALL: "a tool call",
+    _SERVER_TOOL: "a server tool call",
 }
+
+_KEEP: Final[Any] = object()
+"""Marks an argument not given (``None`` is a value: a server tool with no result)."""
 
 MergerFactory = Callable[[], Any]
 """Makes the merger of one tool call (``JsonDeltaMerger`` unless a test swaps it)."""
@@ -441,6 +461,158 @@ class EventEmitter:
         self._push(ToolCallDelta(index, orjson.dumps(arguments).decode(), message))
         self._close()
 
+    # -- tools the provider runs itself -------------------------------------
+
+    def server_tool_start(
+        self, id: str, name: str, *, input: dict[str, Any] | None = None, wire: dict[str, Any] | None = None
+    ) -> None:
+        """Opens a :class:`~alchemy.types.ServerToolCall` (status ``in_progress``).
+
+        Without ``input`` the input streams as JSON fragments (:meth:`server_tool_delta`);
+        with it, it is known already (and text fragments may extend one of its fields).
+        """
+        if self._finished:
+            return
+        if input is not None:
+            _check_arguments(input, self.message.model, name)
+        block = ServerToolCall(id, name, input, None, "in_progress", self.message.provider, wire)
+        self._open(_SERVER_TOOL, block)
+        if input is None:
+            merger = self._merger_factory()
+            block.stream_input_from(merger)
+            self._merger = merger
+        self._push(ServerToolStart(self._index, self.message))
+
+    def server_tool_delta(self, fragment: str, *, field: str | None = None) -> None:
+        """A fragment of the open server tool's input.
+
+        ``field=None``: a JSON fragment of the whole input (Anthropic's ``input_json_delta``,
+        MCP arguments). ``field="code"``: text appended to that field of the input (OpenAI's
+        code interpreter streams the code itself).
+        """
+        if not fragment:
+            return
+        if self._kind != _SERVER_TOOL:
+            if self._finished:
+                return
+            raise StreamProtocolError(
+                f"server_tool_delta() with {_KIND_NAMES[self._kind]} open; call server_tool_start(id, name) first"
+            )
+        block: ServerToolCall = self._block
+        if field is None:
+            merger = self._merger
+            if merger is None:
+                raise StreamProtocolError("server_tool_delta() without field= on a server tool whose input was given")
+            merger.feed(fragment)
+            if merger.too_deep:
+                raise too_deep_arguments(self.message.model, block.name)
+        else:
+            if self._merger is not None:  # text fragments: the input is a plain dict from here on
+                block.stream_input_from(None)
+                self._merger = None
+            current = block.input.get(field)
+            block.input[field] = (current if isinstance(current, str) else "") + fragment
+        self._push(ServerToolDelta(self._index, fragment, self.message))
+
+    def update_server_tool(
+        self,
+        *,
+        input: dict[str, Any] | None = None,
+        result: Any = _KEEP,
+        status: ServerToolStatus | None = None,
+        wire: dict[str, Any] | None = None,
+    ) -> None:
+        """Changes the open server tool (no event): its whole input, result, status or wire fields."""
+        if self._finished:
+            return
+        block = self._target(ServerToolCall, "update_server_tool")
+        self._apply_server_tool(block, input, result, status, wire)
+
+    def server_tool_end(
+        self,
+        *,
+        input: dict[str, Any] | None = None,
+        result: Any = _KEEP,
+        status: ServerToolStatus | None = "completed",
+        wire: dict[str, Any] | None = None,
+    ) -> None:
+        """Closes the open server tool with its result and final status (``ServerToolEnd``)."""
+        if self._finished or self._kind != _SERVER_TOOL:
+            self._end(_SERVER_TOOL)
+            return
+        self._apply_server_tool(self._block, input, result, status, wire)
+        self._end(_SERVER_TOOL)
+
+    def server_tool(
+        self,
+        id: str,
+        name: str,
+        input: dict[str, Any],
+        result: Any = None,
+        *,
+        status: ServerToolStatus = "completed",
+        wire: dict[str, Any] | None = None,
+    ) -> None:
+        """A whole server tool call at once: ``ServerToolStart`` then ``ServerToolEnd``."""
+        if self._finished:
+            return
+        self.server_tool_start(id, name, input=input, wire=wire)
+        self.server_tool_end(result=result, status=status)
+
+    def complete_server_tool(
+        self, id: str, *, result: Any = _KEEP, status: ServerToolStatus | None = "completed"
+    ) -> bool:
+        """Gives the result to a server tool of this message that was already closed (no event:
+        the final message has it). Returns whether a block with that id was found."""
+        if self._finished:
+            return False
+        for block in reversed(self.message.content):
+            if type(block) is ServerToolCall and block.id == id:
+                self._apply_server_tool(block, None, result, status, None)
+                return True
+        return False
+
+    def _apply_server_tool(
+        self,
+        block: ServerToolCall,
+        input: dict[str, Any] | None,
+        result: Any,
+        status: ServerToolStatus | None,
+        wire: dict[str, Any] | None,
+    ) -> None:
+        if input is not None:
+            _check_arguments(input, self.message.model, block.name)
+            if block is self._block:
+                self._merger = None
+            block.input = input
+        if result is not _KEEP:
+            if result is not None and exceeds_json_depth(result):
+                raise too_deep_arguments(self.message.model, block.name)
+            block.result = result
+        if status is not None:
+            if status not in SERVER_TOOL_STATUSES:
+                raise ValueError(f"server tool status must be one of {SERVER_TOOL_STATUSES}, got {status!r}")
+            block.status = status
+        if wire is not None:
+            block.wire = {**block.wire, **wire} if block.wire else wire
+
+    # -- citations --------------------------------------------------------------
+
+    def add_citations(self, citations: Iterable[Citation], *, index: int | None = None) -> None:
+        """Adds sources to a text block: the open or last one, or the one at ``index`` (no event;
+        they are on the block by its ``TextEnd``, and in the final message)."""
+        if self._finished:
+            return
+        if index is None:
+            block = self._target(TextContent, "add_citations")
+        else:
+            block = self.message.content[index]
+            if type(block) is not TextContent:
+                raise StreamProtocolError(f"add_citations(index={index}) names a {type(block).__name__}, not text")
+        added = list(citations)
+        if added:
+            block.citations = (block.citations or []) + added
+
     # -- refusals ------------------------------------------------------------
 
     def refusal_delta(self, delta: str) -> None:
@@ -502,6 +674,12 @@ class EventEmitter:
             final = self._output.stop_reason(final, self.has_tool_calls)
         self.message.stop_reason = final
 
+    def set_paused(self) -> None:
+        """Marks the message as a turn the provider paused (Anthropic ``pause_turn``); it ends
+        with stop reason ``"stop"`` and ``message.paused`` (see :mod:`alchemy.server_tools`)."""
+        if not self._finished:
+            self.message.paused = True
+
     # -- the end --------------------------------------------------------------
 
     def done(self, reason: StopReason | None = None) -> None:
@@ -550,6 +728,8 @@ class EventEmitter:
                 return
         if self._kind == _TOOL_CALL:
             self._block.stream_arguments_from(None)
+        elif self._kind == _SERVER_TOOL:
+            self._block.stream_input_from(None)
         self._kind = _NONE
         self._block = None
         self._merger = None
@@ -602,6 +782,8 @@ class EventEmitter:
         self.before_early_end = None  # the discarded attempt's parser holds nothing of the next
         if self._kind == _TOOL_CALL:
             self._block.stream_arguments_from(None)
+        elif self._kind == _SERVER_TOOL:
+            self._block.stream_input_from(None)
         self._kind = _NONE
         self._index = -1
         self._block = None
@@ -616,6 +798,7 @@ class EventEmitter:
         message.error = None
         message.response_id = None
         message.logprobs = None
+        message.paused = False
         self._shadow = None
         if self._output is not None:
             self._output.reset()
@@ -696,6 +879,9 @@ class EventEmitter:
             self._push(TextEnd(index, block.text, message))
         elif kind == _THINKING:
             self._push(ThinkingEnd(index, block.thinking, message))
+        elif kind == _SERVER_TOOL:
+            block.stream_input_from(None)
+            self._push(ServerToolEnd(index, block, message))
         else:
             block.stream_arguments_from(None)  # the final parse; the merger is let go
             shadow = self._shadow

@@ -5,7 +5,9 @@ A stream yields, in order:
 * one :class:`Start`;
 * blocks, one after the other, each ``*Start``, any number of ``*Delta``, then
   ``*End``: text (:class:`TextStart` / :class:`TextDelta` / :class:`TextEnd`),
-  thinking (:class:`ThinkingStart` ...), tool calls (:class:`ToolCallStart` ...);
+  thinking (:class:`ThinkingStart` ...), tool calls (:class:`ToolCallStart` ...),
+  tools the provider runs itself (:class:`ServerToolStart` / :class:`ServerToolDelta` /
+  :class:`ServerToolEnd`, types ``servertool_*``, alchemy's own: pi-ai has none);
 * exactly one terminal event, :class:`Done` or :class:`Error`, and nothing after it.
 
 :func:`alchemy.run_tools` streams several responses in a row, and after each turn
@@ -27,7 +29,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar, Literal, Union
 
-from .types import AssistantMessage, ToolCall, ToolResultMessage
+from .types import AssistantMessage, ServerToolCall, ToolCall, ToolResultMessage
 
 __all__ = [
     "AssistantMessageEvent",
@@ -35,6 +37,9 @@ __all__ = [
     "DoneReason",
     "Error",
     "ErrorReason",
+    "ServerToolDelta",
+    "ServerToolEnd",
+    "ServerToolStart",
     "Start",
     "TextDelta",
     "TextEnd",
@@ -58,6 +63,7 @@ _JSON_KEYS: dict[str, str] = {
     "delta": "delta",
     "content": "content",
     "tool_call": "toolCall",
+    "server_tool_call": "serverToolCall",
     "partial": "partial",
     "reason": "reason",
     "message": "message",
@@ -97,7 +103,7 @@ class _Event:
         out: dict[str, Any] = {"type": self.type}
         for name in self._fields():
             value = getattr(self, name)
-            if isinstance(value, (AssistantMessage, ToolCall, ToolResultMessage)):
+            if isinstance(value, (AssistantMessage, ToolCall, ServerToolCall, ToolResultMessage)):
                 value = value.to_dict()
             out[_JSON_KEYS[name]] = value
         return out
@@ -218,6 +224,47 @@ class ToolCallEnd(_Event):
         self.partial = partial
 
 
+class ServerToolStart(_Event):
+    """The provider started running one of its own tools (``partial.content[content_index]``
+    is the :class:`~alchemy.types.ServerToolCall`, ``status == "in_progress"``)."""
+
+    __slots__ = ("content_index", "partial")
+    __match_args__ = ("content_index", "partial")
+    type: ClassVar[Literal["servertool_start"]] = "servertool_start"
+
+    def __init__(self, content_index: int, partial: AssistantMessage) -> None:
+        self.content_index = content_index
+        self.partial = partial
+
+
+class ServerToolDelta(_Event):
+    """A fragment of the tool's input as the provider streams it: JSON text (Anthropic's
+    server tools, MCP arguments) or the code itself (OpenAI's code interpreter)."""
+
+    __slots__ = ("content_index", "delta", "partial")
+    __match_args__ = ("content_index", "delta", "partial")
+    type: ClassVar[Literal["servertool_delta"]] = "servertool_delta"
+
+    def __init__(self, content_index: int, delta: str, partial: AssistantMessage) -> None:
+        self.content_index = content_index
+        self.delta = delta
+        self.partial = partial
+
+
+class ServerToolEnd(_Event):
+    """The block is complete: ``server_tool_call`` has its input, and its result and final
+    status when the provider sent them in this response."""
+
+    __slots__ = ("content_index", "server_tool_call", "partial")
+    __match_args__ = ("content_index", "server_tool_call", "partial")
+    type: ClassVar[Literal["servertool_end"]] = "servertool_end"
+
+    def __init__(self, content_index: int, server_tool_call: ServerToolCall, partial: AssistantMessage) -> None:
+        self.content_index = content_index
+        self.server_tool_call = server_tool_call
+        self.partial = partial
+
+
 class Done(_Event):
     """The response finished; ``reason`` equals ``message.stop_reason``."""
 
@@ -301,6 +348,9 @@ AssistantMessageEvent = Union[
     ToolCallStart,
     ToolCallDelta,
     ToolCallEnd,
+    ServerToolStart,
+    ServerToolDelta,
+    ServerToolEnd,
     Done,
     Error,
 ]

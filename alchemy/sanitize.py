@@ -16,14 +16,18 @@ object, and containers are only copied along the path to a string that changed.
 
 from __future__ import annotations
 
+import dataclasses
+
 import re
 from dataclasses import replace
 from typing import Any
 
 from .types import (
     AssistantMessage,
+    Citation,
     Context,
     Message,
+    ServerToolCall,
     TextContent,
     ThinkingContent,
     Tool,
@@ -105,9 +109,21 @@ def _sanitize_block(block: Any) -> Any:
     if isinstance(block, TextContent):
         text = sanitize_surrogates(block.text)
         signature = _sanitize_optional(block.text_signature)
-        if text is block.text and signature is block.text_signature:
+        citations = block.citations
+        if citations:
+            cleaned = [_sanitize_citation(c) for c in citations]
+            if any(new is not old for new, old in zip(cleaned, citations)):
+                citations = cleaned
+        if text is block.text and signature is block.text_signature and citations is block.citations:
             return block
-        return TextContent(text, signature)
+        return TextContent(text, signature, citations)
+    if isinstance(block, ServerToolCall):
+        new_input = sanitize_value(block.input)
+        result = sanitize_value(block.result)
+        wire = sanitize_value(block.wire)
+        if new_input is block.input and result is block.result and wire is block.wire:
+            return block
+        return ServerToolCall(block.id, block.name, new_input, result, block.status, block.provider, wire)
     if isinstance(block, ThinkingContent):
         thinking = sanitize_surrogates(block.thinking)
         signature = _sanitize_optional(block.thinking_signature)
@@ -125,6 +141,15 @@ def _sanitize_block(block: Any) -> Any:
             return block
         return ToolCall(new_id, name, new_arguments, signature)
     return block
+
+
+def _sanitize_citation(citation: Citation) -> Citation:
+    cited = _sanitize_optional(citation.cited_text)
+    title = _sanitize_optional(citation.title)
+    wire = sanitize_value(citation.wire)
+    if cited is citation.cited_text and title is citation.title and wire is citation.wire:
+        return citation
+    return dataclasses.replace(citation, cited_text=cited, title=title, wire=wire)
 
 
 def _sanitize_blocks(blocks: list[Any]) -> list[Any]:

@@ -513,10 +513,13 @@ def _prepare(
 
 
 def call_secrets(model: Model, options: StreamOptions) -> Secrets:
-    """The keys a call names itself: ``api_key`` and the credential headers of the model,
-    ``headers=`` and ``extra_headers=`` (a runner adds the provider's own)."""
+    """The keys a call names itself: ``api_key``, the credential headers of the model,
+    ``headers=`` and ``extra_headers=``, and the MCP servers' credentials of ``server_tools=``
+    (a runner adds the provider's own)."""
     secrets = Secrets((options.api_key,))
     secrets.add_headers(model.headers, options.headers, options.extra_headers)
+    for tool in options.server_tools or ():
+        secrets.add(*tool.secrets())  # an MCP server's token and headers
     return secrets
 
 

@@ -63,6 +63,7 @@ from .types import (
     ImageContent,
     Message,
     Model,
+    ServerToolCall,
     TextContent,
     ThinkingContent,
     Tool,
@@ -482,6 +483,9 @@ def _blocks_tokens(model: Model, blocks: list[Any], count: _Counter) -> int:
             total += count(block.thinking)
         elif isinstance(block, ToolCall):
             total += count(block.name) + count(orjson.dumps(block.arguments).decode()) + MESSAGE_OVERHEAD
+        elif isinstance(block, ServerToolCall):
+            # What the model wrote is the input; the result is the provider's (billed as input when replayed).
+            total += count(block.name) + count(orjson.dumps(block.input).decode()) + MESSAGE_OVERHEAD
         elif isinstance(block, ImageContent):
             total += image_tokens(model, block)
     return total

@@ -13,6 +13,15 @@ back. The rules follow pi-ai's ``transform-messages.ts``:
   Their thinking follows the ``foreign_thinking`` policy; their text is kept; their
   tool-call ids go through the target's normalizer (:mod:`alchemy.tool_ids`) and
   every tool result of such a call is given the same new id.
+* Tools the provider ran itself (:class:`~alchemy.types.ServerToolCall`) and the
+  citations of text blocks go back verbatim to the same provider and API, whatever
+  the model (Anthropic requires a ``server_tool_use`` and its result to come back
+  as they were). Any other API cannot read them: citations are left out, and server
+  tool calls follow the ``foreign_server_tools`` policy -- ``"drop"`` (the default;
+  the answer's text carries what they found) or ``"text"``, a plain-text summary
+  (:func:`alchemy.server_tools.describe`). An approval answered with
+  :func:`alchemy.server_tools.approve` goes with its call. Server tool calls never get
+  a synthetic result: the provider answers them itself.
 * A tool call still without a result when the next assistant or user turn starts
   gets a synthetic error result, ``"No result provided"``, because every API rejects
   a call left unanswered. Calls in the last turn are left alone (that turn may still
@@ -38,6 +47,7 @@ from .types import (
     AssistantMessage,
     Message,
     Model,
+    ServerToolCall,
     TextContent,
     ThinkingContent,
     ToolCall,
@@ -45,10 +55,21 @@ from .types import (
     UserMessage,
 )
 
-__all__ = ["FOREIGN_THINKING_POLICIES", "ForeignThinking", "NO_RESULT_TEXT", "is_same_model", "transform_messages"]
+__all__ = [
+    "FOREIGN_SERVER_TOOL_POLICIES",
+    "FOREIGN_THINKING_POLICIES",
+    "ForeignServerTools",
+    "ForeignThinking",
+    "NO_RESULT_TEXT",
+    "is_same_api",
+    "is_same_model",
+    "transform_messages",
+]
 
 ForeignThinking = Literal["drop", "text"]
 FOREIGN_THINKING_POLICIES: tuple[ForeignThinking, ...] = ("drop", "text")
+ForeignServerTools = Literal["drop", "text"]
+FOREIGN_SERVER_TOOL_POLICIES: tuple[ForeignServerTools, ...] = ("drop", "text")
 
 NO_RESULT_TEXT = "No result provided"
 """The text of the synthetic error result given to a tool call that never got one."""
@@ -59,6 +80,12 @@ _SKIPPED_STOP_REASONS = frozenset({"error", "aborted"})
 def is_same_model(message: AssistantMessage, model: Model) -> bool:
     """True when ``message`` was written by ``model`` (same provider, API and model id)."""
     return message.provider == model.provider and message.api == model.api and message.model == model.id
+
+
+def is_same_api(message: AssistantMessage, model: Model) -> bool:
+    """True when ``message`` came from ``model``'s provider and wire API (any model of theirs):
+    its server tool calls and citations can go back verbatim."""
+    return message.provider == model.provider and message.api == model.api
 
 
 def _check_arguments(messages: object, model: object, normalize: object) -> None:
@@ -85,6 +112,7 @@ def transform_messages(
     model: Model,
     normalize_tool_call_id: ToolCallIdNormalizer | None = None,
     foreign_thinking: ForeignThinking = "drop",
+    foreign_server_tools: ForeignServerTools = "drop",
 ) -> list[Message]:
     """Reshapes ``messages`` so that ``model`` accepts them (rules in the module docstring).
 
@@ -117,6 +145,8 @@ def transform_messages(
     _check_arguments(messages, model, normalize_tool_call_id)
     if foreign_thinking not in FOREIGN_THINKING_POLICIES:
         raise ValueError(f"foreign_thinking must be 'drop' or 'text', got {foreign_thinking!r}")
+    if foreign_server_tools not in FOREIGN_SERVER_TOOL_POLICIES:
+        raise ValueError(f"foreign_server_tools must be 'drop' or 'text', got {foreign_server_tools!r}")
     normalize = tool_call_id_normalizer(model) if normalize_tool_call_id is None else normalize_tool_call_id
 
     result: list[Message] = []
@@ -126,6 +156,8 @@ def transform_messages(
     waiting: list[ToolCall] = []
     answered: set[str] = set()
     waiting_since = 0
+    kept_server_ids: set[str] = set()
+    dropped_server_ids: set[str] = set()
 
     def answer_waiting_calls() -> None:
         for call in waiting:
@@ -144,7 +176,10 @@ def transform_messages(
                 skipped_call_ids.update(call.id for call in message.tool_calls)
                 continue
             kept_call_ids.update(call.id for call in message.tool_calls)
-            shaped = _shape_assistant(message, model, normalize, foreign_thinking, new_ids)
+            servers = message.server_tool_calls
+            if servers:
+                (kept_server_ids if is_same_api(message, model) else dropped_server_ids).update(c.id for c in servers)
+            shaped = _shape_assistant(message, model, normalize, foreign_thinking, foreign_server_tools, new_ids)
             if not shaped.content:
                 continue
             waiting.extend(shaped.tool_calls)
@@ -154,6 +189,8 @@ def transform_messages(
             original_id = message.tool_call_id
             if original_id in skipped_call_ids and original_id not in kept_call_ids:
                 continue
+            if original_id in dropped_server_ids and original_id not in kept_server_ids:
+                continue  # the answer to an approval request the target never sees
             new_id = new_ids.get(original_id, original_id)
             answered.add(new_id)
             result.append(message if new_id == original_id else _with_call_id(message, new_id))
@@ -167,16 +204,20 @@ def _shape_assistant(
     model: Model,
     normalize: ToolCallIdNormalizer | None,
     foreign_thinking: ForeignThinking,
+    foreign_server_tools: ForeignServerTools,
     new_ids: dict[str, str],
 ) -> AssistantMessage:
     same_model = is_same_model(message, model)
+    same_api = same_model or is_same_api(message, model)
     content: list[AssistantContent] = []
     changed = False
     for block in message.content:
         if same_model:
             shaped = _shape_own_block(block)
+        elif isinstance(block, ServerToolCall):
+            shaped = block if same_api else _foreign_server_tool(block, foreign_server_tools)
         else:
-            shaped = _shape_foreign_block(block, foreign_thinking, normalize, new_ids)
+            shaped = _shape_foreign_block(block, foreign_thinking, normalize, new_ids, same_api)
         if shaped is not block:
             changed = True
         if shaped is not None:
@@ -193,7 +234,16 @@ def _shape_assistant(
         error_message=message.error_message,
         timestamp=message.timestamp,
         response_id=message.response_id,
+        paused=message.paused,
     )
+
+
+def _foreign_server_tool(block: ServerToolCall, policy: ForeignServerTools) -> TextContent | None:
+    if policy == "drop":
+        return None
+    from .server_tools import describe
+
+    return TextContent(describe(block))
 
 
 def _is_blank(text: str) -> bool:
@@ -212,13 +262,17 @@ def _shape_foreign_block(
     foreign_thinking: ForeignThinking,
     normalize: ToolCallIdNormalizer | None,
     new_ids: dict[str, str],
+    same_api: bool = False,
 ) -> AssistantContent | None:
     if isinstance(block, ThinkingContent):
         if block.redacted or _is_blank(block.thinking) or foreign_thinking == "drop":
             return None
         return TextContent(block.thinking)
     if isinstance(block, TextContent):
-        return block if block.text_signature is None else TextContent(block.text)
+        citations = block.citations if same_api else None
+        if block.text_signature is None and citations is block.citations:
+            return block
+        return TextContent(block.text, None, citations)
     new_id = block.id
     if normalize is not None:
         new_id = normalize(block.id)

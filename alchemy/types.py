@@ -48,6 +48,8 @@ __all__ = [
     "BuiltinTool",
     "CUSTOM_TOOL_INPUT",
     "CacheRetention",
+    "Citation",
+    "CitationKind",
     "Context",
     "Cost",
     "ImageContent",
@@ -58,6 +60,9 @@ __all__ = [
     "CostTier",
     "CustomTool",
     "Provider",
+    "SERVER_TOOL_STATUSES",
+    "ServerToolCall",
+    "ServerToolStatus",
     "StopReason",
     "FailedTry",
     "StreamMetrics",
@@ -183,27 +188,122 @@ def _put(out: dict[str, Any], key: str, value: Any) -> None:
 # --------------------------------------------------------------------------- content blocks
 
 
+CitationKind = Literal["url", "file", "document", "search_result"]
+CITATION_KINDS: tuple[CitationKind, ...] = ("url", "file", "document", "search_result")
+
+
+@dataclass(slots=True)
+class Citation:
+    """A source the provider ties to a text block (web search, file search, documents, grounding).
+
+    ``kind`` says what the source is: ``"url"`` (a web page: ``url``, ``title``),
+    ``"file"`` (an uploaded file: ``file_id``, ``filename``), ``"document"`` (a document
+    of the request: ``document_index``, ``title``) or ``"search_result"`` (a search result
+    block of the request). ``cited_text`` is the passage of the source when the provider
+    quotes it. ``start`` / ``end`` are the character range of the *answer's* text block
+    that the source supports, when the provider gives one (OpenAI annotations, Gemini
+    grounding supports); ``None`` means the whole block (Anthropic cites per block).
+    ``wire`` is the provider's citation object as sent, which goes back verbatim when the
+    conversation is replayed to the same API (Anthropic needs its ``encrypted_index``).
+    """
+
+    kind: CitationKind
+    url: str | None = None
+    title: str | None = None
+    file_id: str | None = None
+    filename: str | None = None
+    document_index: int | None = None
+    cited_text: str | None = None
+    start: int | None = None
+    end: int | None = None
+    wire: dict[str, Any] | None = None
+
+    def __post_init__(self) -> None:
+        if self.kind not in CITATION_KINDS:
+            fail_value("Citation", "kind", f"one of {', '.join(map(repr, CITATION_KINDS))}", self.kind)
+        for name in ("url", "title", "file_id", "filename", "cited_text"):
+            need_text("Citation", name, getattr(self, name), optional=True)
+        for name in ("document_index", "start", "end"):
+            need_count("Citation", name, getattr(self, name), optional=True)
+        if self.start is not None and self.end is not None and self.end < self.start:
+            fail_value("Citation", "end", f"at least start ({self.start})", self.end)
+        if self.wire is not None:
+            if not isinstance(self.wire, dict):
+                fail_type("Citation", "wire", "a dict or None", self.wire)
+            need_json("Citation", "wire", self.wire)
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"kind": self.kind}
+        _put(out, "url", self.url)
+        _put(out, "title", self.title)
+        _put(out, "fileId", self.file_id)
+        _put(out, "filename", self.filename)
+        _put(out, "documentIndex", self.document_index)
+        _put(out, "citedText", self.cited_text)
+        _put(out, "start", self.start)
+        _put(out, "end", self.end)
+        _put(out, "wire", self.wire)
+        return out
+
+    @classmethod
+    def from_dict(cls, data: object, path: str = "") -> Citation:
+        r = _Reader(data, path)
+        kind = r.text_field("kind")
+        if kind not in CITATION_KINDS:
+            raise ValueError(f"{r.at('kind')}: expected one of {', '.join(map(repr, CITATION_KINDS))}, got {kind!r}")
+
+        def count(key: str) -> int | None:
+            return r.int_field(key) if r.data.get(key) is not None else None
+
+        return cls(
+            kind,
+            r.text_field("url", required=False),
+            r.text_field("title", required=False),
+            r.text_field("fileId", required=False),
+            r.text_field("filename", required=False),
+            count("documentIndex"),
+            r.text_field("citedText", required=False),
+            count("start"),
+            count("end"),
+            r.obj_field("wire", required=False),
+        )
+
+
 @dataclass(slots=True)
 class TextContent:
     """Plain text. ``text_signature`` is provider data needed to replay it exactly."""
 
     text: str
     text_signature: str | None = None
+    citations: list[Citation] | None = None
+    """The sources the provider ties to this text (:class:`Citation`), ``None`` when it gave none."""
     type: ClassVar[Literal["text"]] = "text"
 
     def __post_init__(self) -> None:
         need_text("TextContent", "text", self.text)
         need_text("TextContent", "text_signature", self.text_signature, optional=True)
+        citations = self.citations
+        if citations is not None and not (type(citations) is list and all(type(c) is Citation for c in citations)):
+            if not isinstance(citations, list):
+                fail_type("TextContent", "citations", "a list of Citation or None", citations)
+            for i, citation in enumerate(citations):
+                need_instance("TextContent", f"citations[{i}]", citation, Citation)
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"type": "text", "text": self.text}
         _put(out, "textSignature", self.text_signature)
+        if self.citations:
+            out["citations"] = [citation.to_dict() for citation in self.citations]
         return out
 
     @classmethod
     def from_dict(cls, data: object, path: str = "") -> TextContent:
         r = _Reader(data, path)
-        return cls(r.text_field("text"), r.text_field("textSignature", required=False))
+        items = r.list_field("citations", required=False)
+        citations = None
+        if items:
+            citations = [Citation.from_dict(item, f"{r.at('citations')}[{i}]") for i, item in enumerate(items)]
+        return cls(r.text_field("text"), r.text_field("textSignature", required=False), citations)
 
 
 @dataclass(slots=True)
@@ -350,13 +450,157 @@ class ToolCall:
         )
 
 
-AssistantContent = Union[TextContent, ThinkingContent, ToolCall]
+ServerToolStatus = Literal["in_progress", "completed", "failed", "incomplete", "awaiting_approval"]
+SERVER_TOOL_STATUSES: tuple[ServerToolStatus, ...] = (
+    "in_progress",
+    "completed",
+    "failed",
+    "incomplete",
+    "awaiting_approval",
+)
+
+
+class ServerToolCall:
+    """A tool the provider ran itself: web search, web fetch, code execution, file search,
+    a remote MCP server, image generation, tool search (see :mod:`alchemy.server_tools`).
+
+    ``name`` is the tool as the provider names it (``"web_search"``, ``"code_execution"``,
+    ``"bash_code_execution"``, ``"file_search"``, an MCP tool's own name...); ``input``
+    what the model asked of it (while the call streams, the best-effort value of the
+    fragments so far, like :attr:`ToolCall.arguments`); ``result`` the provider's result
+    JSON as sent (``None`` while it runs, or when the result comes in a later response);
+    ``status`` one of :data:`SERVER_TOOL_STATUSES` (``"awaiting_approval"``: an MCP call
+    the provider asks the user to approve, see :func:`alchemy.server_tools.approve`);
+    ``provider`` the provider that ran it. ``wire`` holds the provider's other fields of
+    the block (its wire type, server label, container...), so that the block goes back
+    verbatim when the conversation is replayed to the same API. Other APIs never see it
+    unless asked (``foreign_server_tools="text"``).
+    """
+
+    __slots__ = ("id", "name", "_input", "result", "status", "provider", "wire", "_merger")
+    type: ClassVar[Literal["serverToolCall"]] = "serverToolCall"
+
+    def __init__(
+        self,
+        id: str,
+        name: str,
+        input: dict[str, Any] | None = None,
+        result: Any = None,
+        status: ServerToolStatus = "completed",
+        provider: str = "",
+        wire: dict[str, Any] | None = None,
+    ) -> None:
+        need_text("ServerToolCall", "id", id)
+        need_text("ServerToolCall", "name", name)
+        if input is not None and not isinstance(input, dict):
+            fail_type("ServerToolCall", "input", "a dict or None", input)
+        if status not in SERVER_TOOL_STATUSES:
+            fail_value("ServerToolCall", "status", f"one of {', '.join(map(repr, SERVER_TOOL_STATUSES))}", status)
+        need_text("ServerToolCall", "provider", provider)
+        if wire is not None and not isinstance(wire, dict):
+            fail_type("ServerToolCall", "wire", "a dict or None", wire)
+        for field_name, value in (("input", input), ("result", result), ("wire", wire)):
+            if value is not None:
+                need_json("ServerToolCall", field_name, value)
+        self.id = id
+        self.name = name
+        self._input: dict[str, Any] = {} if input is None else input
+        self.result = result
+        self.status: ServerToolStatus = status
+        self.provider = provider
+        self.wire = wire
+        self._merger: JsonDeltaMerger | None = None
+
+    @property
+    def input(self) -> dict[str, Any]:
+        merger = self._merger
+        if merger is None:
+            return self._input
+        if merger.has_value:
+            value = merger.value
+            if isinstance(value, dict):
+                return value
+        return {}
+
+    @input.setter
+    def input(self, value: dict[str, Any]) -> None:
+        self._merger = None
+        self._input = value
+
+    def stream_input_from(self, merger: JsonDeltaMerger | None) -> None:
+        """Makes ``input`` follow ``merger`` (``None`` freezes the current value)."""
+        if merger is None and self._merger is not None:
+            self._input = self.input
+        self._merger = merger
+
+    @property
+    def failed(self) -> bool:
+        return self.status == "failed"
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, ServerToolCall):
+            return NotImplemented
+        return (
+            self.id == other.id
+            and self.name == other.name
+            and self.input == other.input
+            and self.result == other.result
+            and self.status == other.status
+            and self.provider == other.provider
+            and self.wire == other.wire
+        )
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        result = self.result
+        shown = repr(result)
+        if len(shown) > 80:
+            shown = shown[:77] + "..."
+        return (
+            f"ServerToolCall(id={self.id!r}, name={self.name!r}, input={self.input!r}, "
+            f"status={self.status!r}, result={shown})"
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"type": "serverToolCall", "id": self.id, "name": self.name, "input": self.input}
+        _put(out, "result", self.result)
+        out["status"] = self.status
+        if self.provider:
+            out["provider"] = self.provider
+        _put(out, "wire", self.wire)
+        return out
+
+    @classmethod
+    def from_dict(cls, data: object, path: str = "") -> ServerToolCall:
+        r = _Reader(data, path)
+        status = r.text_field("status", required=False) or "completed"
+        if status not in SERVER_TOOL_STATUSES:
+            allowed = ", ".join(map(repr, SERVER_TOOL_STATUSES))
+            raise ValueError(f"{r.at('status')}: expected one of {allowed}, got {status!r}")
+        return cls(
+            r.text_field("id"),
+            r.text_field("name"),
+            r.obj_field("input", required=False) or {},
+            r.data.get("result"),
+            status,
+            r.text_field("provider", required=False) or "",
+            r.obj_field("wire", required=False),
+        )
+
+
+AssistantContent = Union[TextContent, ThinkingContent, ToolCall, ServerToolCall]
 UserContent = Union[TextContent, ImageContent]
 
 _USER_BLOCKS: dict[str, Any] = {"text": TextContent, "image": ImageContent}
 _USER_BLOCK_TYPES: tuple[type, ...] = (TextContent, ImageContent)
-_ASSISTANT_BLOCK_TYPES: tuple[type, ...] = (TextContent, ThinkingContent, ToolCall)
-_ASSISTANT_BLOCKS: dict[str, Any] = {"text": TextContent, "thinking": ThinkingContent, "toolCall": ToolCall}
+_ASSISTANT_BLOCK_TYPES: tuple[type, ...] = (TextContent, ThinkingContent, ToolCall, ServerToolCall)
+_ASSISTANT_BLOCKS: dict[str, Any] = {
+    "text": TextContent,
+    "thinking": ThinkingContent,
+    "toolCall": ToolCall,
+    "serverToolCall": ServerToolCall,
+}
 
 
 def _check_blocks(owner: str, blocks: object, kinds: tuple[type, ...]) -> None:
@@ -715,6 +959,9 @@ class AssistantMessage:
     content; empty when the first model answered (``provider`` / ``model`` name the one that did)."""
     tags: dict[str, str] = field(default_factory=dict)
     """The call's ``tags`` option (accounting labels; JSON ``"tags"``, omitted when empty)."""
+    paused: bool = False
+    """The provider paused a long server-side turn (Anthropic ``pause_turn``): call again with this
+    message in the context and the model continues it (:func:`alchemy.server_tools.needs_continuation`)."""
     _parsed: Any = field(default=None, init=False, repr=False, compare=False)
     _parsed_source: Any = field(default=None, init=False, repr=False, compare=False)
     role: ClassVar[Literal["assistant"]] = "assistant"
@@ -740,6 +987,7 @@ class AssistantMessage:
             and (self.refusal is None or type(self.refusal) is str)
             and type(self.attempts) is tuple
             and type(self.tags) is dict
+            and type(self.paused) is bool
             and all(type(block) in _ASSISTANT_BLOCK_TYPES for block in content)
         ):
             self._check()
@@ -765,6 +1013,7 @@ class AssistantMessage:
         tags = self.tags
         if not isinstance(tags, dict) or not all(type(k) is str and type(v) is str for k, v in tags.items()):
             fail_type("AssistantMessage", "tags", "a dict of str to str", tags)
+        need_bool("AssistantMessage", "paused", self.paused)
 
     @property
     def parsed(self) -> Any:
@@ -804,6 +1053,16 @@ class AssistantMessage:
     def tool_calls(self) -> list[ToolCall]:
         return [b for b in self.content if isinstance(b, ToolCall)]
 
+    @property
+    def server_tool_calls(self) -> list[ServerToolCall]:
+        """The tools the provider ran itself in this turn (:class:`ServerToolCall`)."""
+        return [b for b in self.content if isinstance(b, ServerToolCall)]
+
+    @property
+    def citations(self) -> list[Citation]:
+        """Every text block's citations, in order."""
+        return [c for b in self.content if isinstance(b, TextContent) and b.citations for c in b.citations]
+
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {
             "role": "assistant",
@@ -826,6 +1085,8 @@ class AssistantMessage:
             out["attempts"] = [attempt.to_dict() for attempt in self.attempts]
         if self.tags:
             out["tags"] = dict(self.tags)
+        if self.paused:
+            out["paused"] = True
         return out
 
     def raise_for_error(self) -> AssistantMessage:
@@ -884,6 +1145,7 @@ class AssistantMessage:
                 for i, item in enumerate(r.list_field("attempts", required=False) or [])
             ),
             tags=_tags(r.obj_field("tags", required=False), r.at("tags")),
+            paused=r.flag("paused"),
         )
 
 

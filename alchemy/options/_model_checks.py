@@ -15,7 +15,7 @@ from ._kinds import fail_type, fail_value
 if TYPE_CHECKING:
     from ..types import Model
 
-__all__ = ["anthropic_effort", "compat", "credentials", "metadata", "top_k"]
+__all__ = ["anthropic_effort", "compat", "credentials", "metadata", "server_tools", "top_k"]
 
 
 def compat(name: str, value: object) -> dict[str, Any]:
@@ -32,6 +32,13 @@ def credentials(name: str, value: object) -> Any:
     if not (callable(getattr(value, "refresh", None)) and hasattr(value, "token")):
         raise fail_type(name, "a google-auth credentials object", value)
     return value
+
+
+def server_tools(model: Model, value: list[Any]) -> None:
+    """Each server tool, and each of its settings, must be offered by the model's wire API."""
+    from ..server_tools import server_tools_for
+
+    server_tools_for(model.api, value)
 
 
 def metadata(model: Model, value: dict[str, Any]) -> None:

@@ -87,6 +87,7 @@ def render_typed_module() -> str:
         "    import httpx",
         "",
         "    from ..abort import AbortSignal",
+        "    from ..server_tools import ServerTool",
         "",
         "__all__ = [",
         '    "CallOptions",',

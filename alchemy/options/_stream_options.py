@@ -10,6 +10,7 @@ from ._tool_choice import ToolChoice
 
 if TYPE_CHECKING:
     from ..abort import AbortSignal
+    from ..server_tools import ServerTool
     from ..structured import OutputPlan, OutputSpec
     from ..types import CacheRetention, Model, ThinkingLevel
 
@@ -70,6 +71,8 @@ class StreamOptions:
     extra_body: dict[str, Any] | None = None
     extra_headers: dict[str, str] | None = None
     foreign_thinking: Literal["drop", "text"] | None = None
+    server_tools: list[ServerTool] | None = None
+    foreign_server_tools: Literal["drop", "text"] | None = None
     response_format: OutputSpec | None = None
     output_schema: OutputSpec | None = None
     output: OutputPlan | None = None

@@ -31,6 +31,7 @@ from ._kinds import (
 from .. import config, wire_apis
 from ..config import Setting
 from ..model_facts import CLAUDE_MIN_THINKING_BUDGET, THINKING_LEVELS
+from ..server_tools import SERVER_TOOL_APIS
 from ._tool_choice import ToolChoiceKind
 
 if TYPE_CHECKING:
@@ -206,6 +207,14 @@ OPTIONS: Final[tuple[Option, ...]] = (
     Option("foreign_thinking", Choice("drop", "text"),
            "Other models' thinking in the history: dropped, or kept as plain text.", "request", apis=BUILTIN_APIS,
            default="drop"),
+    Option("server_tools", Custom("alchemy.server_tools:check_server_tools",
+                                  "list of `alchemy.WebSearch` / `WebFetch` / `CodeExecution` / `FileSearch` / "
+                                  "`McpServer` / `ImageGeneration` / `ToolSearch`", "Sequence[ServerTool]"),
+           "Tools the provider runs itself; results come back as `ServerToolCall` blocks, sources as citations.",
+           "request", apis=frozenset().union(*SERVER_TOOL_APIS.values()), model_check=_model_check("server_tools")),
+    Option("foreign_server_tools", Choice("drop", "text"),
+           "Server tool calls of other APIs in the history: dropped, or summarised as plain text.", "request",
+           apis=BUILTIN_APIS, default="drop"),
     # -- one wire API's own options --------------------------------------------------------
     Option("reasoning_effort", Choice(*_EFFORTS), "The API's own reasoning effort (wins over `reasoning`).",
            "provider", apis=frozenset({COMPLETIONS, RESPONSES, AZURE, MISTRAL}),

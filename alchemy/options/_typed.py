@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     import httpx
 
     from ..abort import AbortSignal
+    from ..server_tools import ServerTool
 
 __all__ = [
     "CallOptions",
@@ -69,6 +70,8 @@ class CallOptions(TypedDict, total=False):
     response_format: Mapping[str, Any] | type | str | None
     output_schema: Mapping[str, Any] | None
     foreign_thinking: Literal['drop', 'text'] | None
+    server_tools: Sequence[ServerTool] | None
+    foreign_server_tools: Literal['drop', 'text'] | None
     reasoning_effort: Literal['none', 'minimal', 'low', 'medium', 'high', 'xhigh'] | None
     reasoning_summary: Literal['auto', 'concise', 'detailed'] | None
     service_tier: Literal['auto', 'default', 'flex', 'priority', 'scale'] | None
@@ -133,6 +136,7 @@ class OpenAICompletionsOptions(TypedDict, total=False):
     response_format: Mapping[str, Any] | type | str | None
     output_schema: Mapping[str, Any] | None
     foreign_thinking: Literal['drop', 'text'] | None
+    foreign_server_tools: Literal['drop', 'text'] | None
     reasoning_effort: Literal['none', 'minimal', 'low', 'medium', 'high', 'xhigh'] | None
     service_tier: Literal['auto', 'default', 'flex', 'priority', 'scale'] | None
     prompt_cache_key: str | None
@@ -173,6 +177,8 @@ class OpenAIResponsesOptions(TypedDict, total=False):
     response_format: Mapping[str, Any] | type | str | None
     output_schema: Mapping[str, Any] | None
     foreign_thinking: Literal['drop', 'text'] | None
+    server_tools: Sequence[ServerTool] | None
+    foreign_server_tools: Literal['drop', 'text'] | None
     reasoning_effort: Literal['none', 'minimal', 'low', 'medium', 'high', 'xhigh'] | None
     reasoning_summary: Literal['auto', 'concise', 'detailed'] | None
     service_tier: Literal['auto', 'default', 'flex', 'priority', 'scale'] | None
@@ -212,6 +218,8 @@ class AzureOpenAIResponsesOptions(TypedDict, total=False):
     response_format: Mapping[str, Any] | type | str | None
     output_schema: Mapping[str, Any] | None
     foreign_thinking: Literal['drop', 'text'] | None
+    server_tools: Sequence[ServerTool] | None
+    foreign_server_tools: Literal['drop', 'text'] | None
     reasoning_effort: Literal['none', 'minimal', 'low', 'medium', 'high', 'xhigh'] | None
     reasoning_summary: Literal['auto', 'concise', 'detailed'] | None
     azure_base_url: str | None
@@ -254,6 +262,8 @@ class AnthropicMessagesOptions(TypedDict, total=False):
     response_format: Mapping[str, Any] | type | str | None
     output_schema: Mapping[str, Any] | None
     foreign_thinking: Literal['drop', 'text'] | None
+    server_tools: Sequence[ServerTool] | None
+    foreign_server_tools: Literal['drop', 'text'] | None
     thinking_enabled: bool | None
     thinking_budget_tokens: int | None
     effort: Literal['low', 'medium', 'high', 'xhigh', 'max'] | None
@@ -292,6 +302,7 @@ class BedrockConverseStreamOptions(TypedDict, total=False):
     response_format: Mapping[str, Any] | type | str | None
     output_schema: Mapping[str, Any] | None
     foreign_thinking: Literal['drop', 'text'] | None
+    foreign_server_tools: Literal['drop', 'text'] | None
     interleaved_thinking: bool | None
     region: str | None
     profile: str | None
@@ -333,6 +344,8 @@ class GoogleGenerativeAIOptions(TypedDict, total=False):
     response_format: Mapping[str, Any] | type | str | None
     output_schema: Mapping[str, Any] | None
     foreign_thinking: Literal['drop', 'text'] | None
+    server_tools: Sequence[ServerTool] | None
+    foreign_server_tools: Literal['drop', 'text'] | None
     thinking_enabled: bool | None
     thinking_budget: int | None
     thinking_level: Literal['minimal', 'low', 'medium', 'high'] | None
@@ -376,6 +389,8 @@ class GoogleVertexOptions(TypedDict, total=False):
     response_format: Mapping[str, Any] | type | str | None
     output_schema: Mapping[str, Any] | None
     foreign_thinking: Literal['drop', 'text'] | None
+    server_tools: Sequence[ServerTool] | None
+    foreign_server_tools: Literal['drop', 'text'] | None
     thinking_enabled: bool | None
     thinking_budget: int | None
     thinking_level: Literal['minimal', 'low', 'medium', 'high'] | None
@@ -420,6 +435,7 @@ class MistralConversationsOptions(TypedDict, total=False):
     response_format: Mapping[str, Any] | type | str | None
     output_schema: Mapping[str, Any] | None
     foreign_thinking: Literal['drop', 'text'] | None
+    foreign_server_tools: Literal['drop', 'text'] | None
     reasoning_effort: Literal['none', 'minimal', 'low', 'medium', 'high', 'xhigh'] | None
     prompt_mode: Literal['reasoning'] | None
 
@@ -458,5 +474,6 @@ class CohereChatOptions(TypedDict, total=False):
     response_format: Mapping[str, Any] | type | str | None
     output_schema: Mapping[str, Any] | None
     foreign_thinking: Literal['drop', 'text'] | None
+    foreign_server_tools: Literal['drop', 'text'] | None
     thinking_enabled: bool | None
     thinking_budget_tokens: int | None

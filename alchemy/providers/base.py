@@ -309,6 +309,7 @@ class HttpProvider:
             model,
             values,
             foreign_thinking=options.foreign_thinking or "drop",
+            foreign_server_tools=options.foreign_server_tools or "drop",
             normalize_tool_call_id=tool_call_id_normalizer(model),
         )
 

@@ -480,7 +480,7 @@ def _with(path: list[Any], value: Any, *, delete: bool = False) -> dict[str, Any
         (_with(["messages", 2, "content", 2, "text"], 7), "messages[2].content[2].text: expected a string, got int"),
         (
             _with(["messages", 2, "content", 0, "type"], "image"),
-            "messages[2].content[0].type: expected one of 'text', 'thinking', 'toolCall', got 'image'",
+            "messages[2].content[0].type: expected one of 'text', 'thinking', 'toolCall', 'serverToolCall', got 'image'",
         ),
         (
             _with(["messages", 2, "content", 1, "redacted"], "yes"),
