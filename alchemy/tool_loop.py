@@ -3,7 +3,9 @@
 One *turn* is one streamed response. After each turn the loop appends the
 assistant message to the context; if the message called tools it runs them,
 appends one :class:`~alchemy.types.ToolResultMessage` per call (in call order),
-and starts the next turn. It stops when a turn calls no tool (``"done"``), when
+and starts the next turn; a turn the provider paused (Anthropic ``pause_turn``, see
+:mod:`alchemy.server_tools`) is continued by the next turn as well. It stops when a
+turn calls no tool and was not paused (``"done"``), when
 ``max_turns`` turns have run (``"max_turns"``, after that turn's tools ran, so the
 context can be continued), or when a turn ends in error (``"error"``) or is
 aborted (``"aborted"``). Whatever happens, nothing received is lost and no call
@@ -167,6 +169,8 @@ class _Run:
             return None
         calls = message.tool_calls
         if not calls:
+            if message.paused:  # the provider paused its own tool loop: the next turn continues it
+                return calls
             self.reason = "done"
             return None
         return calls

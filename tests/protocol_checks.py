@@ -10,6 +10,9 @@ import orjson
 from alchemy.events import (
     Done,
     Error,
+    ServerToolDelta,
+    ServerToolEnd,
+    ServerToolStart,
     Start,
     TextDelta,
     TextEnd,
@@ -21,15 +24,26 @@ from alchemy.events import (
     ToolCallEnd,
     ToolCallStart,
 )
-from alchemy.types import AssistantMessage, TextContent, ThinkingContent, ToolCall
+from alchemy.types import AssistantMessage, ServerToolCall, TextContent, ThinkingContent, ToolCall
 
 _STARTS: dict[type, tuple[str, type]] = {
     TextStart: ("text", TextContent),
     ThinkingStart: ("thinking", ThinkingContent),
     ToolCallStart: ("toolCall", ToolCall),
+    ServerToolStart: ("serverToolCall", ServerToolCall),
 }
-_DELTAS: dict[type, str] = {TextDelta: "text", ThinkingDelta: "thinking", ToolCallDelta: "toolCall"}
-_ENDS: dict[type, str] = {TextEnd: "text", ThinkingEnd: "thinking", ToolCallEnd: "toolCall"}
+_DELTAS: dict[type, str] = {
+    TextDelta: "text",
+    ThinkingDelta: "thinking",
+    ToolCallDelta: "toolCall",
+    ServerToolDelta: "serverToolCall",
+}
+_ENDS: dict[type, str] = {
+    TextEnd: "text",
+    ThinkingEnd: "thinking",
+    ToolCallEnd: "toolCall",
+    ServerToolEnd: "serverToolCall",
+}
 
 
 def assert_protocol(events: Sequence[Any]) -> AssistantMessage:
@@ -80,6 +94,9 @@ def assert_protocol(events: Sequence[Any]) -> AssistantMessage:
                 assert event.content == block.text and block.text.endswith(joined)
             elif cls is ThinkingEnd:
                 assert event.content == block.thinking and block.thinking.endswith(joined)
+            elif cls is ServerToolEnd:
+                assert event.server_tool_call is block and isinstance(block.input, dict)
+                assert block.provider == final.provider
             else:
                 assert event.tool_call is block
                 if joined:
@@ -98,6 +115,10 @@ def assert_protocol(events: Sequence[Any]) -> AssistantMessage:
     for block in final.content:
         if isinstance(block, ToolCall):
             assert isinstance(block.arguments, dict)
+        elif isinstance(block, ServerToolCall):
+            assert isinstance(block.input, dict)
+            orjson.dumps(block.to_dict())  # the saved JSON can hold it
+    assert AssistantMessage.from_dict(orjson.loads(orjson.dumps(final.to_dict()))) == final, "the JSON round trip"
     return final
 
 
