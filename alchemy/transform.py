@@ -258,7 +258,7 @@ def _shape_own_block(block: AssistantContent) -> AssistantContent | None:
 
 
 def _shape_foreign_block(
-    block: AssistantContent,
+    block: TextContent | ThinkingContent | ToolCall,
     foreign_thinking: ForeignThinking,
     normalize: ToolCallIdNormalizer | None,
     new_ids: dict[str, str],

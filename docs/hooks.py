@@ -134,10 +134,29 @@ def events_table() -> str:
     return "\n".join(lines) + "\n"
 
 
+def server_tools_table() -> str:
+    """Each server tool class: the wire APIs that offer it, and each setting with the APIs that carry it."""
+    import dataclasses
+
+    from alchemy.server_tools import FIELD_APIS, SERVER_TOOL_APIS, SERVER_TOOL_CLASSES
+
+    lines = ["| tool | offered by | settings (carried by) |", "|---|---|---|"]
+    for cls in SERVER_TOOL_CLASSES:
+        apis = SERVER_TOOL_APIS[cls.kind]
+        settings = []
+        for name in (f.name for f in dataclasses.fields(cls)):  # type: ignore[arg-type]
+            carriers = FIELD_APIS[(cls.kind, name)]
+            where = "all" if carriers is None or carriers == apis else ", ".join(f"`{a}`" for a in sorted(carriers))
+            settings.append(f"`{name}` ({where})")
+        offered = ", ".join(f"`{api}`" for api in sorted(apis))
+        lines.append(f"| [`{cls.__name__}`][alchemy.{cls.__name__}] | {offered} | {'; '.join(settings)} |")
+    return "\n".join(lines) + "\n"
+
+
 def _undocumented_event(event_type: str) -> str:
     """What a block event without a docstring says, from its ``type`` (``text_delta``: a text block grew)."""
     block, _, step = event_type.partition("_")
-    block = {"toolcall": "tool-call"}.get(block, block)
+    block = {"toolcall": "tool-call", "servertool": "server tool"}.get(block, block)
     return {"start": f"A {block} block opened.", "delta": f"``delta`` is what the {block} block grew by."}[step]
 
 
@@ -296,6 +315,7 @@ GENERATORS: dict[str, Callable[..., str]] = {
     "config-table": config_table,
     "error-kinds": error_kinds,
     "events-table": events_table,
+    "server-tools-table": server_tools_table,
     "wire-apis": wire_apis,
     "api-facts": api_facts,
     "api-options": api_options,

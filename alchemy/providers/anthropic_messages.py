@@ -78,9 +78,12 @@ from ..request import HttpRequest
 from ..strict_tools import wire_parameters
 from ..structured import anthropic_output_format
 from ..wire_apis import ANTHROPIC_MESSAGES
+from ..server_tools import CodeExecution, McpServer, ServerTool, ToolSearch, WebFetch, WebSearch
 from ..types import (
     AssistantMessage,
+    Citation,
     ImageContent,
+    ServerToolCall,
     TextContent,
     ThinkingContent,
     ToolCall,
@@ -95,7 +98,7 @@ if TYPE_CHECKING:
     from ..capabilities import ToolChoice
     from ..emitter import EventEmitter
     from ..streaming import StreamOptions
-    from ..types import CacheRetention, Context, Message, Model, StopReason, Tool
+    from ..types import CacheRetention, CitationKind, Context, Message, Model, ServerToolStatus, StopReason, Tool
 
 __all__ = [
     "ANTHROPIC_VERSION",
@@ -250,12 +253,45 @@ def _user_content(content: str | list[TextContent | ImageContent]) -> str | list
     return blocks or None
 
 
+def _text_block(block: TextContent) -> dict[str, Any]:
+    """A text block, with its citations as Anthropic sent them (those without a wire object cannot go back)."""
+    out: dict[str, Any] = {"type": "text", "text": block.text}
+    if block.citations:
+        cited = [citation.wire for citation in block.citations if citation.wire is not None]
+        if cited:
+            out["citations"] = cited
+    return out
+
+
+def server_tool_blocks(call: ServerToolCall) -> list[dict[str, Any]]:
+    """A server tool call as the blocks Anthropic sent: its ``server_tool_use`` / ``mcp_tool_use``
+    block and its result block, each rebuilt from the call and its ``wire`` (``{"call": ..., "result": ...}``).
+
+    A call whose result came in a later response has no result block; a result whose call
+    was in an earlier response (a continuation) has only its result block. A call made by
+    hand (no ``wire``) goes as a ``server_tool_use`` block alone.
+    """
+    wire = call.wire or {"call": {"type": "server_tool_use"}}
+    blocks: list[dict[str, Any]] = []
+    head = wire.get("call")
+    if isinstance(head, dict):
+        blocks.append({"type": head.get("type", "server_tool_use"), "id": call.id, "name": call.name, "input": call.input})
+        blocks[-1].update((key, value) for key, value in head.items() if key != "type")
+    tail = wire.get("result")
+    if isinstance(tail, dict):
+        blocks.append({"type": tail.get("type"), "tool_use_id": call.id, "content": call.result})
+        blocks[-1].update((key, value) for key, value in tail.items() if key != "type")
+    return blocks
+
+
 def _assistant_content(message: AssistantMessage) -> list[dict[str, Any]]:
     blocks: list[dict[str, Any]] = []
     for block in message.content:
         if isinstance(block, TextContent):
             if block.text.strip():
-                blocks.append({"type": "text", "text": block.text})
+                blocks.append(_text_block(block))
+        elif isinstance(block, ServerToolCall):
+            blocks.extend(server_tool_blocks(block))
         elif isinstance(block, ThinkingContent):
             signature = block.thinking_signature
             if block.redacted:
@@ -599,6 +635,8 @@ _TEXT: Final = 1
 _THINKING: Final = 2
 _TOOL: Final = 3
 _SKIPPED: Final = 4
+_SERVER: Final = 5  # server_tool_use / mcp_tool_use: a ServerToolCall
+_RESULT: Final = 6  # a *_tool_result block: the result of a ServerToolCall
 
 
 class _Block:
@@ -610,7 +648,7 @@ class _Block:
         self.index = index
         self.kind = kind
         self.start = start  # the ``content_block`` of its ``content_block_start``
-        tool_input = start.get("input") if kind == _TOOL else None
+        tool_input = start.get("input") if kind in (_TOOL, _SERVER) else None
         self.tool_input: dict[str, Any] | None = tool_input if isinstance(tool_input, dict) and tool_input else None
         self.tool_fed = False
         self.pending: list[dict[str, Any]] | None = []  # ``None`` once the block streams to the emitter
@@ -651,6 +689,8 @@ class AnthropicParser(SSEParser):
         "_cache_write",
         "_cache_write_1h",
         "_service_tier",
+        "_open_server",
+        "_server_calls",
     )
 
     def __init__(self, emitter: EventEmitter) -> None:
@@ -671,6 +711,8 @@ class AnthropicParser(SSEParser):
         self._cache_write = 0
         self._cache_write_1h = 0
         self._service_tier: str | None = None
+        self._open_server: str | None = None  # the id of a server tool whose block stopped, left open for its result
+        self._server_calls: dict[str, ServerToolCall] = {}  # this message's server tool calls by id
 
     # -- feeding ---------------------------------------------------------------
 
@@ -747,6 +789,14 @@ class AnthropicParser(SSEParser):
                 if fragment:
                     self._live.tool_fed = True  # type: ignore[union-attr]  # a _TOOL kind has a live block
                     self.emitter.tool_call_delta(fragment)
+            elif self._kind == _SERVER:
+                fragment = delta["partial_json"]
+                if fragment:
+                    self._live.tool_fed = True  # type: ignore[union-attr]  # a _SERVER kind has a live block
+                    self.emitter.server_tool_delta(fragment)
+        elif kind == "citations_delta":
+            if self._kind == _TEXT:
+                self.emitter.add_citations([citation_from_wire(delta["citation"])])
         elif kind == "thinking_delta":
             if self._kind == _THINKING:
                 self.emitter.thinking_delta(delta["thinking"])
@@ -798,6 +848,8 @@ class AnthropicParser(SSEParser):
         reason = delta.get("stop_reason")
         if not reason:
             return
+        if reason == "pause_turn":  # a long server-side turn paused: the next call continues it
+            self.emitter.set_paused()
         mapped = _STOP_REASONS.get(reason)
         if mapped is not None:
             self.emitter.set_stop_reason(mapped)
@@ -874,7 +926,7 @@ class AnthropicParser(SSEParser):
     def _block_start(self, index: Any, start: dict[str, Any]) -> None:
         self._blocks_seen += 1
         kind = start["type"]
-        code = _BLOCK_KINDS.get(kind, _SKIPPED)
+        code = _block_kind(kind, start)
         earlier = self._blocks.get(index)
         if earlier is not None and not earlier.stopped:  # an index used again: the first block ends here
             self._block_stop(index)
@@ -909,15 +961,29 @@ class AnthropicParser(SSEParser):
         self._index = block.index
         self._kind = kind = block.kind
         start = block.start
+        if kind != _RESULT:
+            self._open_server = None  # the emitter closes a server tool left open for its result
         if kind == _TEXT:
             emitter.text_start()
             emitter.text_delta(start.get("text") or "")
+            citations = start.get("citations")
+            if citations:
+                emitter.add_citations(citation_from_wire(citation) for citation in citations)
         elif kind == _THINKING:
             if start["type"] == "redacted_thinking":
                 emitter.thinking_start(start.get("data") or None, redacted=True)
             else:
                 emitter.thinking_start(start.get("signature") or None)
                 emitter.thinking_delta(start.get("thinking") or "")
+        elif kind == _SERVER:
+            call_id = str(start["id"])
+            extra = {key: value for key, value in start.items() if key not in _CALL_FIELDS}
+            emitter.server_tool_start(call_id, str(start["name"]), wire={"call": extra})
+            content = emitter.message.content
+            if content and type(content[-1]) is ServerToolCall:
+                self._server_calls[call_id] = content[-1]
+        elif kind == _RESULT:
+            self._result(start)
         else:
             emitter.tool_call_start(str(start["id"]), str(start["name"]))
         pending, block.pending = block.pending, None
@@ -939,6 +1005,31 @@ class AnthropicParser(SSEParser):
             emitter.thinking_end()
         elif kind == _TOOL:
             emitter.tool_call_end(None if block.tool_fed else block.tool_input)
+        elif kind == _SERVER:
+            # Left open: the result block that follows closes it (else the next block does).
+            if not block.tool_fed and block.tool_input:
+                emitter.update_server_tool(input=block.tool_input)
+            self._open_server = str(block.start["id"])
+
+    def _result(self, start: dict[str, Any]) -> None:
+        """A ``*_tool_result`` block: the result of this message's call (open, or closed
+        earlier), or of a call in an earlier response (a continuation): a block of its own."""
+        emitter = self.emitter
+        call_id = str(start["tool_use_id"])
+        result = start.get("content")
+        status = _result_status(start)
+        extra = {key: value for key, value in start.items() if key not in _RESULT_FIELDS}
+        if self._open_server == call_id:
+            self._open_server = None
+            emitter.server_tool_end(result=result, status=status, wire={"result": extra})
+            return
+        call = self._server_calls.get(call_id)
+        if call is not None and emitter.complete_server_tool(call_id, result=result, status=status):
+            call.wire = {**(call.wire or {}), "result": extra}
+            return
+        self._open_server = None
+        name = str(start["type"]).removesuffix("_tool_result") or "server_tool"
+        emitter.server_tool(call_id, name, {}, result, status=status, wire={"result": extra})
 
     def _advance(self) -> None:
         """Streams the next waiting blocks, closing at once those whose stop already came."""
@@ -970,8 +1061,72 @@ _BLOCK_KINDS: Final[Mapping[str, int]] = {
     "thinking": _THINKING,
     "redacted_thinking": _THINKING,
     "tool_use": _TOOL,
+    "server_tool_use": _SERVER,
+    "mcp_tool_use": _SERVER,
 }
-"""The wire block types alchemy mirrors; any other (server tools, their results, ...) is skipped."""
+"""The wire block types alchemy mirrors, with every ``*_tool_result`` (see :func:`_block_kind`)."""
+
+_CALL_FIELDS: Final = frozenset({"id", "name", "input"})
+"""The fields of a server tool's call block held by the :class:`ServerToolCall` itself (the rest go to ``wire``)."""
+_RESULT_FIELDS: Final = frozenset({"tool_use_id", "content"})
+"""The fields of a result block held by the :class:`ServerToolCall` (its id and ``result``)."""
+
+
+def _block_kind(kind: str, start: dict[str, Any]) -> int:
+    """The parser's kind of a wire block: a known type, any ``*_tool_result`` that names its call, else skipped."""
+    code = _BLOCK_KINDS.get(kind)
+    if code is not None:
+        return code
+    if kind.endswith("_tool_result") and "tool_use_id" in start:
+        return _RESULT
+    return _SKIPPED
+
+
+def _result_status(start: dict[str, Any]) -> ServerToolStatus:
+    """``"failed"`` when the result is an error (MCP's ``is_error``, or content of a ``*_error`` type)."""
+    if start.get("is_error") is True:
+        return "failed"
+    content = start.get("content")
+    if isinstance(content, dict) and str(content.get("type", "")).endswith("_error"):
+        return "failed"
+    return "completed"
+
+
+_CITATION_KINDS: Final[Mapping[str, CitationKind]] = {
+    "web_search_result_location": "url",
+    "char_location": "document",
+    "page_location": "document",
+    "content_block_location": "document",
+    "search_result_location": "search_result",
+}
+
+
+def citation_from_wire(wire: dict[str, Any]) -> Citation:
+    """An Anthropic citation object as a :class:`~alchemy.types.Citation` (the object kept whole in ``wire``).
+
+    Anthropic cites per text block, so ``start`` / ``end`` stay ``None``; the wire's
+    character, page and block indexes point into the *source* and stay in ``wire``.
+    A citation type not known here is kept as a ``"document"`` citation.
+    """
+    kind = _CITATION_KINDS.get(str(wire.get("type")))
+    if kind is None:
+        logger.debug("anthropic-messages: citation of unknown type %r kept as a document citation", wire.get("type"))
+        kind = "document"
+
+    def text(key: str) -> str | None:
+        value = wire.get(key)
+        return value if isinstance(value, str) else None
+
+    index = wire.get("document_index")
+    return Citation(
+        kind,
+        url=text("url") if kind == "url" else text("source") if kind == "search_result" else None,
+        title=text("title") if kind != "document" else text("document_title"),
+        file_id=text("file_id"),
+        document_index=index if type(index) is int and index >= 0 else None,
+        cited_text=text("cited_text"),
+        wire=wire,
+    )
 
 
 provider = AnthropicMessagesProvider()

@@ -16,7 +16,19 @@ Decisions:
 * Reasoning (``thinking`` parts, Command A Reasoning) is replayed to Cohere as
   ``{"type": "thinking"}`` content; a ``reasoning`` level maps to
   ``thinking: {"type": "enabled", "token_budget": N}`` (``"disabled"`` for ``off``).
-* Citations are not content blocks: the text they point into is already streamed.
+* **Citations** (``citation-start``; ``citation-end`` only closes it) become
+  :class:`~alchemy.types.Citation` s of kind ``"document"`` on the answer's text block, one per
+  Cohere citation: ``start``/``end`` are Cohere's, counted in characters of the text of content
+  part ``content_index`` (the part's own text, e.g. 1 when a thinking part is 0; without a
+  ``content_index``, of the message's text parts read as one text, mapped onto the block that
+  holds ``start``); ``cited_text`` is Cohere's ``text`` (the cited span of the answer, which
+  re-anchors the range when the offsets do not match it); ``title`` is the first document
+  source's ``title``; ``wire`` is the whole citation object with its ``sources`` (``document``
+  sources of the request's documents, ``tool`` sources with the ``tool_output`` that supports
+  the span), so a reader can see which tool result supports which sentence. Citations of a
+  tool plan or of thinking (``type`` ``PLAN`` / ``THINKING_CONTENT``) have no text block to
+  go on: they are logged and skipped. Replayed to Cohere, a turn's citations go back verbatim
+  as the assistant message's ``citations`` (the v2 ``AssistantMessage`` field), in order.
 * Usage comes from ``usage.tokens`` (what the model read and wrote; ``billed_units``
   when ``tokens`` is absent), ``cached_tokens`` counted as cache reads.
 * Cohere cannot force one named tool: ``tool_choice`` takes ``"required"`` (``REQUIRED``)
@@ -30,6 +42,7 @@ Stop reasons: ``COMPLETE``/``STOP_SEQUENCE`` -> stop, ``MAX_TOKENS`` -> length,
 from __future__ import annotations
 
 import dataclasses
+import logging
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Final, cast
 
@@ -44,6 +57,7 @@ from ..strict_tools import wire_parameters
 from ..structured import openai_response_format
 from ..types import (
     AssistantMessage,
+    Citation,
     ImageContent,
     TextContent,
     ThinkingContent,
@@ -64,6 +78,7 @@ if TYPE_CHECKING:
 __all__ = ["TOOL_PLAN_SIGNATURE", "CohereChatParser", "CohereChatProvider", "convert_messages", "provider"]
 
 LABEL: Final = COHERE_CHAT.label
+logger = logging.getLogger("alchemy")
 TOOL_PLAN_SIGNATURE: Final = "cohere:tool_plan"
 """The signature of a thinking block that holds a Cohere tool plan (replayed as ``tool_plan``)."""
 
@@ -98,7 +113,9 @@ _SAMPLING_FIELDS: Final = (
 """Canonical options and Cohere's names for them."""
 _TOOL_CHOICES: Final = {"required": "REQUIRED", "none": "NONE"}
 _QUIET_EVENTS: Final = frozenset({"citation-start", "citation-end", "debug"})
-"""Events that carry nothing alchemy keeps (citations point into text already streamed)."""
+"""Events whose payload is never read as an error (a citation's sources may hold any keys)."""
+_UNPLACED_CITATIONS: Final = frozenset({"PLAN", "THINKING_CONTENT"})
+"""Citation types that point into a tool plan or thinking, where alchemy keeps no citations."""
 
 
 # --------------------------------------------------------------------------- request conversion
@@ -140,6 +157,8 @@ def _assistant_message(message: AssistantMessage) -> dict[str, Any] | None:
             arguments = orjson.dumps(block.arguments).decode()
             calls.append({"id": block.id, "type": "function", "function": {"name": block.name, "arguments": arguments}})
     converted: dict[str, Any] = {"role": "assistant"}
+    citations = [c.wire for b in message.content if isinstance(b, TextContent) and b.citations for c in b.citations
+                 if c.wire is not None]
     if calls:
         # Cohere takes no text beside tool calls: text written before calls (another model's
         # "Let me look that up.") is what Cohere calls the plan, so it joins the plan.
@@ -152,6 +171,8 @@ def _assistant_message(message: AssistantMessage) -> dict[str, Any] | None:
         parts.extend({"type": "text", "text": plan} for plan in plans)
     if parts:
         converted["content"] = parts
+        if citations:
+            converted["citations"] = citations  # Cohere's own citation objects, as it sent them
     return converted if len(converted) > 1 else None
 
 

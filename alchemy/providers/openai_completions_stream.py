@@ -26,6 +26,20 @@ each chunk onto the emitter:
   (Groq) -> :func:`completions_usage`, reported to the emitter (which prices it);
 * ``choices[0].logprobs.content[]`` (when ``logprobs`` was asked for) -> token
   log-probabilities with their ``top_logprobs``, appended to ``message.logprobs``;
+* sources -> :class:`~alchemy.types.Citation` (kind ``"url"``) on text blocks, each source
+  once however often the server repeats its list: OpenAI's search models and OpenRouter's
+  web plugin send ``annotations`` (``{type: "url_citation", url_citation: {url, title,
+  start_index, end_index, content?}}``) on the delta (OpenAI: one annotation-only delta at
+  the end) or on a ``message``; the indices are character offsets into the message's whole
+  text (exclusive end), so each goes to the text block holding its start with the range
+  made relative to that block (``content`` -> ``cited_text``; ``wire`` = the annotation as
+  sent). An annotation is placed once the text it covers has arrived, the rest when the
+  stream ends. Perplexity sends its sources on every chunk, ``search_results`` (``{title,
+  url, date, ...}``, kept whole as ``wire``) and ``citations`` (bare URLs, ``wire``
+  ``{"url": ...}``): they cite the whole answer (``start`` / ``end`` ``None``) and go on
+  the open (else last) text block, an empty one being opened at the end if the answer has
+  no text. Other annotation types are logged and skipped. Chat Completions shows no
+  server tool calls: what a search produced arrives only as these citations;
 * ``finish_reason`` -> the stop reason (``content_filter`` and ``error`` end the
   stream with an error event once the rest of the body was read, keeping the usage);
 * an ``error`` object inside the 200 stream -> :class:`ProviderStreamError`, its
@@ -40,6 +54,7 @@ before the usage chunk that follows it is an interruption like any other.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Final
 
@@ -50,7 +65,7 @@ from .._speedups._limits import exceeds_json_depth
 from ..emitter import too_deep_arguments
 from ..errors import ErrorKind, ProviderStreamError, StreamInterruptedError
 from ..overflow import classify_error
-from ..types import StopReason, ThinkingContent, TokenLogprob, ToolCall, Usage
+from ..types import Citation, StopReason, TextContent, ThinkingContent, TokenLogprob, ToolCall, Usage
 from ._chunks import NOT_JSON, loads_replacing_lone_surrogates
 from .base import SSEParser
 
@@ -65,6 +80,8 @@ __all__ = [
     "map_finish_reason",
     "stream_error",
 ]
+
+logger = logging.getLogger("alchemy")
 
 REASONING_FIELDS: Final = ("reasoning_content", "reasoning", "reasoning_text")
 """The delta fields servers stream reasoning in, in the order they are looked at."""
@@ -262,6 +279,140 @@ class _Details:
                 existing[name] = value
 
 
+def _offset(value: object) -> int | None:
+    """A character offset as sent (a non-negative int), else ``None``."""
+    return value if type(value) is int and value >= 0 else None
+
+
+def _text_or_none(value: object) -> str | None:
+    return value if type(value) is str else None
+
+
+class _Sources:
+    """The sources of one stream, each kept once, waiting until a text block can hold them.
+
+    ``whole`` cite the whole answer (Perplexity); ``ranged`` carry character offsets into
+    the message's whole text (annotations) and are placed once that text has arrived.
+    """
+
+    __slots__ = ("by_url", "annotation_keys", "whole", "ranged", "last_urls", "last_results")
+
+    def __init__(self) -> None:
+        self.by_url: dict[str, Citation] = {}
+        self.annotation_keys: set[tuple[Any, ...]] = set()
+        self.whole: list[Citation] = []
+        self.ranged: list[Citation] = []
+        self.last_urls: Any = None
+        self.last_results: Any = None
+
+    def search_results(self, results: object, urls: object) -> None:
+        """Perplexity's ``search_results`` and ``citations`` of one chunk (repeated on every chunk)."""
+        if results == self.last_results and urls == self.last_urls:
+            return
+        self.last_results, self.last_urls = results, urls
+        by_url = self.by_url
+        if type(results) is list:
+            for entry in results:
+                if type(entry) is not dict or type(entry.get("url")) is not str:
+                    continue
+                url = entry["url"]
+                title = _text_or_none(entry.get("title"))
+                known = by_url.get(url)
+                if known is None:
+                    citation = Citation("url", url=url, title=title, wire=dict(entry))
+                    by_url[url] = citation
+                    self.whole.append(citation)
+                elif known.wire == {"url": url}:  # a bare URL seen first: the full entry replaces it
+                    known.title = title
+                    known.wire = dict(entry)
+        if type(urls) is list:
+            for url in urls:
+                if type(url) is str and url not in by_url:
+                    citation = Citation("url", url=url, wire={"url": url})
+                    by_url[url] = citation
+                    self.whole.append(citation)
+
+    def annotations(self, items: object) -> None:
+        """``annotations`` of a delta or message: ``url_citation`` objects, each kept once."""
+        if type(items) is not list:
+            return
+        for item in items:
+            if type(item) is not dict:
+                continue
+            kind = item.get("type")
+            body = item.get(kind) if type(kind) is str else None
+            if kind != "url_citation" or type(body) is not dict or type(body.get("url")) is not str:
+                logger.debug("openai-completions: skipped an annotation of type %r", kind)
+                continue
+            start, end = _offset(body.get("start_index")), _offset(body.get("end_index"))
+            if start is None or end is None or end < start:
+                start = end = None
+            key = (body["url"], start, end, body.get("title"))
+            if key in self.annotation_keys:
+                continue
+            self.annotation_keys.add(key)
+            citation = Citation(
+                "url",
+                url=body["url"],
+                title=_text_or_none(body.get("title")),
+                cited_text=_text_or_none(body.get("content")),
+                start=start,
+                end=end,
+                wire=item,
+            )
+            (self.whole if start is None else self.ranged).append(citation)
+
+    def place(self, emitter: EventEmitter, *, final: bool) -> None:
+        """Puts the waiting sources on text blocks (see the module docstring); at the end, all of them."""
+        content = emitter.message.content
+        texts = [(i, block) for i, block in enumerate(content) if type(block) is TextContent]
+        if not texts:
+            if not final:
+                return
+            emitter.text_start()  # sources of an answer with no text: an empty text block holds them
+            texts = [(len(content) - 1, content[-1])]
+        if self.whole:
+            emitter.add_citations(self.whole, index=texts[-1][0])
+            self.whole = []
+        if not self.ranged:
+            return
+        total = 0
+        for _, block in texts:
+            total += len(block.text)
+        waiting: list[Citation] = []
+        placed: dict[int, list[Citation]] = {}
+        for citation in self.ranged:
+            assert citation.start is not None and citation.end is not None
+            if citation.end > total and not final:
+                waiting.append(citation)
+                continue
+            index, local = _local_range(texts, citation)
+            placed.setdefault(index, []).append(local)
+        for index, citations in placed.items():
+            emitter.add_citations(citations, index=index)
+        self.ranged = waiting
+
+
+def _local_range(texts: list[tuple[int, TextContent]], citation: Citation) -> tuple[int, Citation]:
+    """The text block holding ``citation.start`` (offsets into the whole message text) and the
+    citation with its range made relative to that block (cut at the block's end)."""
+    assert citation.start is not None and citation.end is not None
+    offset = 0
+    index, block = texts[-1]
+    for candidate_index, candidate in texts:
+        if citation.start < offset + len(candidate.text):
+            index, block = candidate_index, candidate
+            break
+        offset += len(candidate.text)
+    else:
+        offset -= len(block.text)
+    length = len(block.text)
+    start = min(max(citation.start - offset, 0), length)
+    end = min(max(citation.end - offset, start), length)
+    citation.start, citation.end = start, end
+    return index, citation
+
+
 class CompletionsStreamParser(SSEParser):
     """The Chat Completions chunk parser (see the module docstring for the mapping)."""
 
@@ -283,6 +434,7 @@ class CompletionsStreamParser(SSEParser):
         "_service_tier",
         "_failure",
         "_failure_kind",
+        "_sources",
     )
 
     def __init__(self, emitter: EventEmitter, *, label: str, completion_excludes_reasoning: bool) -> None:
@@ -304,6 +456,7 @@ class CompletionsStreamParser(SSEParser):
         self._service_tier: str | None = None
         self._failure: str | None = None
         self._failure_kind: ErrorKind = "unknown"
+        self._sources: _Sources | None = None
 
     # -- one SSE event ------------------------------------------------------------------
 
@@ -350,6 +503,9 @@ class CompletionsStreamParser(SSEParser):
                     self._logprobs(logprobs.get("content"))
                 reason = choice.get("finish_reason")
                 if reason:
+                    message = choice.get("message")
+                    if message and type(message) is dict and message.get("annotations"):
+                        self._sources_of().annotations(message["annotations"])
                     self._on_finish_reason(reason, choice)
                 if not usage:
                     usage = choice.get("usage")  # Moonshot puts usage on the choice
@@ -362,6 +518,17 @@ class CompletionsStreamParser(SSEParser):
             if tier and type(tier) is str:
                 self._service_tier = tier
             self._on_usage(usage)
+        if "citations" in chunk or "search_results" in chunk:  # Perplexity
+            self._sources_of().search_results(chunk.get("search_results"), chunk.get("citations"))
+        sources = self._sources
+        if sources is not None and (sources.whole or sources.ranged):
+            sources.place(self.emitter, final=False)
+
+    def _sources_of(self) -> _Sources:
+        sources = self._sources
+        if sources is None:
+            sources = self._sources = _Sources()
+        return sources
 
     def _salvage(self, data: bytes) -> Any:
         """A chunk orjson refused (broken JSON, or bytes that are not UTF-8): the stream
@@ -413,6 +580,9 @@ class CompletionsStreamParser(SSEParser):
             for item in details:
                 if type(item) is dict:
                     self._reasoning_detail(item)
+        annotations = delta.get("annotations")
+        if annotations:
+            self._sources_of().annotations(annotations)
 
     def _content_parts(self, content: object) -> None:
         """``delta.content`` as a list of typed parts (a few compatible servers send that)."""
@@ -584,6 +754,9 @@ class CompletionsStreamParser(SSEParser):
         self._settle_late_arguments()
         self._settle_reasoning_details()
         emitter = self.emitter
+        sources = self._sources
+        if sources is not None and (sources.whole or sources.ranged):
+            sources.place(emitter, final=True)
         reason = emitter.stop_reason
         if reason == "stop" and self._calls:
             reason = "toolUse"  # a server that says "stop" after calling tools (Gemini's compat endpoint)

@@ -27,6 +27,12 @@ new_block=)``                               ``new_block`` (a redacted block carr
 ``tool_call(id, name=, arguments=,          a tool call: a new ``id`` starts a call (``name``
 thought_signature=)``                       required), the same ``id`` appends the JSON fragment
                                             ``arguments``; a ``dict`` gives the whole call at once
+``server_tool(id, name=, input=, result=,  a tool the provider ran: a new ``id`` starts one
+status=)``                                  (``name`` required), the same ``id`` appends the JSON
+                                            fragment ``input``; ``result`` or ``status`` ends it; a
+                                            ``dict`` input with a ``result`` gives it whole
+``citation(kind, url=, title=, ...)``       a source on the open (or last) text block
+``paused()``                                the provider paused the turn (``message.paused``)
 ``usage(input=, output=, cache_read=,       the token counts so far (``total_tokens`` defaults to
 cache_write=, reasoning=, total_tokens=)``  the sum)
 ``response_id(id)``                         the provider's response id
@@ -55,7 +61,7 @@ from typing import TYPE_CHECKING, Any, Union
 
 from ..api_registry import get_api, register_api, unregister_api
 from ..errors import UnknownApiError
-from ..types import Context, Model, ModelCost, ToolCall, Usage
+from ..types import Citation, Context, Model, ModelCost, ServerToolCall, ToolCall, Usage
 
 if TYPE_CHECKING:
     from types import TracebackType
@@ -69,23 +75,29 @@ if TYPE_CHECKING:
 __all__ = [
     "SCRIPTED_API",
     "Chunk",
+    "CitationChunk",
     "ErrorChunk",
     "FailChunk",
+    "PausedChunk",
     "ResponseIdChunk",
     "Script",
     "ScriptedCall",
     "ScriptedProvider",
     "ScriptedSource",
     "AsyncScriptedSource",
+    "ServerToolChunk",
     "StopChunk",
     "TextChunk",
     "ThinkingChunk",
     "ToolCallChunk",
     "UsageChunk",
+    "citation",
     "error",
     "fail",
+    "paused",
     "response_id",
     "scripted_model",
+    "server_tool",
     "stop",
     "text",
     "thinking",
@@ -123,6 +135,28 @@ class ToolCallChunk:
     thought_signature: str | None = None
 
 
+_NO_RESULT: Any = object()
+
+
+@dataclass(frozen=True, slots=True)
+class ServerToolChunk:
+    id: str
+    name: str | None = None
+    input: str | dict[str, Any] = ""
+    result: Any = _NO_RESULT
+    status: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CitationChunk:
+    citation: Citation
+
+
+@dataclass(frozen=True, slots=True)
+class PausedChunk:
+    pass
+
+
 @dataclass(frozen=True, slots=True)
 class UsageChunk:
     usage: Usage
@@ -148,8 +182,32 @@ class FailChunk:
     exception: BaseException
 
 
-Chunk = Union[TextChunk, ThinkingChunk, ToolCallChunk, UsageChunk, ResponseIdChunk, StopChunk, ErrorChunk, FailChunk]
-_CHUNK_TYPES = (TextChunk, ThinkingChunk, ToolCallChunk, UsageChunk, ResponseIdChunk, StopChunk, ErrorChunk, FailChunk)
+Chunk = Union[
+    TextChunk,
+    ThinkingChunk,
+    ToolCallChunk,
+    ServerToolChunk,
+    CitationChunk,
+    PausedChunk,
+    UsageChunk,
+    ResponseIdChunk,
+    StopChunk,
+    ErrorChunk,
+    FailChunk,
+]
+_CHUNK_TYPES = (
+    TextChunk,
+    ThinkingChunk,
+    ToolCallChunk,
+    ServerToolChunk,
+    CitationChunk,
+    PausedChunk,
+    UsageChunk,
+    ResponseIdChunk,
+    StopChunk,
+    ErrorChunk,
+    FailChunk,
+)
 
 Script = Sequence[Any]
 """Batches of chunks, one batch per network chunk (a bare chunk is a batch of one).
@@ -173,6 +231,26 @@ def tool_call(
     id: str, name: str | None = None, arguments: str | dict[str, Any] = "", *, thought_signature: str | None = None
 ) -> ToolCallChunk:
     return ToolCallChunk(id, name, arguments, thought_signature)
+
+
+def server_tool(
+    id: str,
+    name: str | None = None,
+    input: str | dict[str, Any] = "",
+    *,
+    result: Any = _NO_RESULT,
+    status: str | None = None,
+) -> ServerToolChunk:
+    return ServerToolChunk(id, name, input, result, status)
+
+
+def citation(kind: str = "url", **fields: Any) -> CitationChunk:
+    """A :class:`~alchemy.types.Citation` (``kind`` and its fields) for the open or last text block."""
+    return CitationChunk(Citation(kind, **fields))  # type: ignore[arg-type]
+
+
+def paused() -> PausedChunk:
+    return PausedChunk()
 
 
 def usage(
@@ -243,6 +321,12 @@ def apply_chunk(chunk: Chunk, emitter: EventEmitter) -> None:
         emitter.thinking_delta(chunk.delta)
     elif isinstance(chunk, ToolCallChunk):
         _apply_tool_call(chunk, emitter)
+    elif isinstance(chunk, ServerToolChunk):
+        _apply_server_tool(chunk, emitter)
+    elif isinstance(chunk, CitationChunk):
+        emitter.add_citations([chunk.citation])
+    elif isinstance(chunk, PausedChunk):
+        emitter.set_paused()
     elif isinstance(chunk, UsageChunk):
         emitter.set_usage(Usage(**{name: getattr(chunk.usage, name) for name in _USAGE_FIELDS}))
     elif isinstance(chunk, ResponseIdChunk):
@@ -279,6 +363,29 @@ def _apply_tool_call(chunk: ToolCallChunk, emitter: EventEmitter) -> None:
         if chunk.name is not None or chunk.thought_signature is not None:
             emitter.update_tool_call(name=chunk.name, thought_signature=chunk.thought_signature)
     emitter.tool_call_delta(chunk.arguments)
+
+
+def _apply_server_tool(chunk: ServerToolChunk, emitter: EventEmitter) -> None:
+    block = emitter.open_block
+    continues = isinstance(block, ServerToolCall) and block.id == chunk.id
+    ends = chunk.result is not _NO_RESULT or chunk.status is not None
+    result = None if chunk.result is _NO_RESULT else chunk.result
+    status: Any = chunk.status or "completed"
+    if isinstance(chunk.input, dict):
+        if chunk.name is None:
+            raise ValueError(f"server_tool({chunk.id!r}) with a whole input needs a name")
+        if ends:
+            emitter.server_tool(chunk.id, chunk.name, chunk.input, result, status=status)
+        else:
+            emitter.server_tool_start(chunk.id, chunk.name, input=chunk.input)
+        return
+    if not continues:
+        if chunk.name is None:
+            raise ValueError(f"server_tool({chunk.id!r}) starts a new server tool call and needs a name")
+        emitter.server_tool_start(chunk.id, chunk.name)
+    emitter.server_tool_delta(chunk.input)
+    if ends:
+        emitter.server_tool_end(result=result, status=status)
 
 
 # --------------------------------------------------------------------------- sources
