@@ -44,6 +44,8 @@ import orjson
 from . import wire_apis
 from .events import (
     Error,
+    ServerToolEnd,
+    ServerToolStart,
     TextDelta,
     TextEnd,
     ThinkingDelta,
@@ -53,7 +55,7 @@ from .events import (
     ToolCallEnd,
     ToolCallStart,
 )
-from .types import ToolCall
+from .types import ServerToolCall, TextContent, ToolCall
 
 if TYPE_CHECKING:
     from .client import HealthReport
@@ -205,6 +207,12 @@ class StreamPrinter:
             self._write(self.notes, self.style.dim(event.delta))
         elif isinstance(event, (ThinkingEnd, TextEnd)):
             self._end_line(self.notes if isinstance(event, ThinkingEnd) else self.answer)
+            block = event.partial.content[event.content_index]
+            if isinstance(block, TextContent) and block.citations:
+                for citation in block.citations:
+                    source = citation.url or citation.filename or citation.file_id or citation.title or citation.kind
+                    self._write(self.notes, self.style.dim(f"  [source] {source}"))
+                    self._end_line(self.notes)
         elif isinstance(event, TextDelta):
             self._write(self.answer, event.delta)
         elif isinstance(event, (ToolCallStart, ToolCallDelta)):
@@ -221,6 +229,14 @@ class StreamPrinter:
                 self._write(self.notes, f"\r\x1b[2K{title} {arguments}" if self.live else f"\n    {arguments}")
         elif isinstance(event, ToolCallEnd):
             self._write(self.notes, f"\n  -> {_json(event.tool_call.arguments)}")
+            self._end_line(self.notes)
+        elif isinstance(event, ServerToolStart):
+            call = event.partial.content[event.content_index]
+            assert isinstance(call, ServerToolCall)
+            self._write(self.notes, self.style.bold(f"[{call.name}, run by {call.provider or 'the provider'}] "))
+        elif isinstance(event, ServerToolEnd):
+            call = event.server_tool_call
+            self._write(self.notes, f"{_json(call.input)} -> {call.status.replace('_', ' ')}")
             self._end_line(self.notes)
         elif isinstance(event, Error):  # the error itself is reported once, by the caller
             self._end_line(self.answer)
@@ -533,6 +549,18 @@ def parse_options(pairs: Iterable[str], api: str) -> dict[str, Any]:
     return options
 
 
+_PLAIN_SERVER_TOOLS = ("web_search", "web_fetch", "code_execution", "image_generation", "tool_search")
+"""The server tools ``--server-tool`` names: those that need no setting (file search and MCP do)."""
+
+
+def server_tools_named(names: Iterable[str]) -> list[Any]:
+    """The server tool objects, default settings, for ``--server-tool`` names."""
+    from .server_tools import SERVER_TOOL_CLASSES
+
+    by_kind = {cls.kind: cls for cls in SERVER_TOOL_CLASSES}
+    return [by_kind[name]() for name in dict.fromkeys(names)]
+
+
 def read_prompt(prompt: str | None, stdin: TextIO) -> str:
     """The prompt argument, or stdin when it is absent or ``-``."""
     if prompt is not None and prompt != "-":
@@ -558,6 +586,8 @@ def run_chat(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             value = getattr(args, name)
             if value is not None:
                 options[name] = value
+        if args.server_tools:
+            options["server_tools"] = server_tools_named(args.server_tools)
         context = Context(system_prompt=args.system, messages=[UserMessage(read_prompt(args.prompt, sys.stdin))])
         events = stream(model, context, **options)  # checks the options and the key, sends nothing yet
     printer = None if args.json else StreamPrinter(out, err)
@@ -870,6 +900,14 @@ def build_parser() -> argparse.ArgumentParser:
         default=[],
         metavar="NAME=VALUE",
         help="any call option, typed as declared (numbers, true/false, JSON for mappings); repeatable",
+    )
+    chat.add_argument(
+        "--server-tool",
+        dest="server_tools",
+        action="append",
+        default=[],
+        choices=_PLAIN_SERVER_TOOLS,
+        help="a tool the provider runs itself, with its default settings (repeatable)",
     )
     chat.add_argument("--reasoning", choices=THINKING_LEVELS, default=None, help="reasoning level (clamped per model)")
     chat.add_argument("--max-tokens", type=int, default=None)

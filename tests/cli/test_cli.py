@@ -319,3 +319,35 @@ def test_a_closed_pipe_ends_quietly(argv: tuple[str, ...]) -> None:
     assert first
     assert stderr == b""
     assert code in (EXIT_BROKEN_PIPE, 0)  # 0 only if everything fit in the pipe before it closed
+
+
+def test_chat_server_tool_the_api_does_not_offer_exits_2_before_sending(server: ReplayServer) -> None:
+    code, out, err = run(*chat_args(server, "--server-tool", "code_execution", "hi"))
+    assert code == 2 and out == ""
+    assert "server_tools" in err and "CodeExecution" in err, err
+    assert server.requests == []
+
+
+def test_server_tool_names_make_default_tools() -> None:
+    from alchemy.cli import server_tools_named
+
+    assert server_tools_named(["web_search", "code_execution", "web_search"]) == [
+        alchemy.WebSearch(),
+        alchemy.CodeExecution(),
+    ]
+
+
+def test_the_printer_shows_server_tools_and_sources_on_the_notes_stream() -> None:
+    from alchemy.cli import StreamPrinter
+    from alchemy.testing import ScriptedProvider, citation, scripted_model, server_tool, stop, text
+
+    provider = ScriptedProvider(
+        [[server_tool("s1", "web_search", '{"query": "paris"}', result=[])], [text("Sunny."), citation("url", url="https://a.example")], [stop()]]
+    )
+    out, notes = io.StringIO(), io.StringIO()
+    printer = StreamPrinter(out, notes)
+    with provider:
+        for event in alchemy.stream(scripted_model(), alchemy.Context(messages=[alchemy.UserMessage("q")])):
+            printer.print(event)
+    assert out.getvalue() == "Sunny.\n"
+    assert notes.getvalue() == '[web_search, run by scripted] {"query":"paris"} -> completed\n  [source] https://a.example\n'
