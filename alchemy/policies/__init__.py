@@ -47,7 +47,8 @@ Rate limits (:class:`RateLimit`, :class:`RateLimits`, :class:`Permit`)
     ``tokens`` alone exceed ``tokens_per_minute``; :class:`~alchemy.errors.AbortedError`
     (kind ``aborted``) at once when ``signal`` aborts while waiting. ``permit.waited``
     is the seconds spent waiting (for the metrics), ``permit.granted_at`` the time of
-    the grant. A full window or a pause says when room comes, so a wait past
+    the grant as the store counts it (the latest time any caller saw, when this
+    caller's clock lags). A full window or a pause says when room comes, so a wait past
     ``max_wait`` fails at once; a full concurrency is looked at again (20 ms, doubling
     to 250 ms) until ``max_wait``. A concurrency slot is a lease
     that expires after ``RateLimit.lease`` seconds, so a crashed process frees its

@@ -130,11 +130,11 @@ class RateLimits:
             now = self.clock.now()
             try:
                 request = _request(key, limit, tokens, lease, now, looks)
-                wait = self.store.take(request)
+                wait, at = self.store.take(request)
             except StoreUnavailableError as exc:
                 return self._unavailable(key, tokens, started, exc)
             if wait <= 0:
-                return Permit(self, key, tokens, now, now - started, lease)
+                return Permit(self, key, tokens, at, now - started, lease)
             self.clock.sleep(_bounded_wait(key, limit, started, now, wait, request.poll), signal)
             looks += 1
 
@@ -151,11 +151,11 @@ class RateLimits:
             now = self.clock.now()
             try:
                 request = _request(key, limit, tokens, lease, now, looks)
-                wait = await self.store.atake(request)
+                wait, at = await self.store.atake(request)
             except StoreUnavailableError as exc:
                 return self._unavailable(key, tokens, started, exc)
             if wait <= 0:
-                return Permit(self, key, tokens, now, now - started, lease)
+                return Permit(self, key, tokens, at, now - started, lease)
             await self.clock.asleep(_bounded_wait(key, limit, started, now, wait, request.poll), signal)
             looks += 1
 

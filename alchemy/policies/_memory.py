@@ -76,24 +76,26 @@ class MemoryStore:
 
     # ------------------------------------------------------------------ rate limits
 
-    def take(self, request: TakeRequest) -> float:
+    def take(self, request: TakeRequest) -> tuple[float, float]:
         with self._lock:
             limit = self._limits.setdefault(request.key, _Limit())
             now = request.now
+            if limit.entries and limit.entries[-1].started > now:
+                now = limit.entries[-1].started  # a caller's clock lags: count against the latest time seen
             limit.prune(now)
             wait = _wait_for_room(limit, request, now)
             if wait > 0:
-                return wait
+                return wait, now
             if request.requests_per_minute or request.tokens_per_minute:
                 entry = _Entry(now, request.tokens, request.lease)
-                bisect.insort(limit.entries, entry, key=_started)  # a caller's clock may lag a little
+                limit.entries.append(entry)
                 limit.by_lease[request.lease] = entry
                 limit.token_sum += request.tokens
             if request.concurrency:
-                limit.leases[request.lease] = now + request.lease_seconds
-            return 0.0
+                limit.leases[request.lease] = request.now + request.lease_seconds
+            return 0.0, now
 
-    async def atake(self, request: TakeRequest) -> float:
+    async def atake(self, request: TakeRequest) -> tuple[float, float]:
         return self.take(request)
 
     def settle(self, key: str, lease: str, tokens: int | None) -> None:

@@ -70,8 +70,11 @@ TAKE = (
 local w, t, c, p = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local now, rpm, tpm, conc = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
 local lease_seconds, tokens, lease = tonumber(ARGV[5]), tonumber(ARGV[6]), ARGV[7]
+local lease_now = now
+local newest = redis.call('ZRANGE', w, -1, -1, 'WITHSCORES')
+if newest[2] and tonumber(newest[2]) > now then now = tonumber(newest[2]) end
 local paused = tonumber(redis.call('GET', p) or '0')
-if paused > now then return tostring(paused - now) end
+if paused > now then return {tostring(paused - now), string.format('%.17g', now)} end
 prune(w, t, now)
 local span = tonumber(ARGV[9])
 local wait = 0
@@ -100,10 +103,10 @@ if tpm > 0 then
   end
 end
 if wait == 0 and conc > 0 then
-  redis.call('ZREMRANGEBYSCORE', c, '-inf', now)
+  redis.call('ZREMRANGEBYSCORE', c, '-inf', lease_now)
   if redis.call('ZCARD', c) >= conc then wait = tonumber(ARGV[8]) end
 end
-if wait > 0 then return tostring(wait) end
+if wait > 0 then return {tostring(wait), string.format('%.17g', now)} end
 local ttl = math.ceil((span + 1) * 1000)
 if rpm > 0 or tpm > 0 then
   redis.call('ZADD', w, now, lease)
@@ -113,10 +116,10 @@ if rpm > 0 or tpm > 0 then
   redis.call('PEXPIRE', t, ttl)
 end
 if conc > 0 then
-  redis.call('ZADD', c, now + lease_seconds, lease)
+  redis.call('ZADD', c, lease_now + lease_seconds, lease)
   redis.call('PEXPIRE', c, math.ceil((lease_seconds + 1) * 1000))
 end
-return '0'
+return {'0', string.format('%.17g', now)}
 """
 )
 
@@ -352,11 +355,13 @@ class RedisStore:
             repr(MIN_WAIT),
         ]
 
-    def take(self, request: TakeRequest) -> float:
-        return float(self._run(TAKE, *self._take_args(request)))
+    def take(self, request: TakeRequest) -> tuple[float, float]:
+        wait, at = self._run(TAKE, *self._take_args(request))
+        return float(wait), float(at)
 
-    async def atake(self, request: TakeRequest) -> float:
-        return float(await self._arun(TAKE, *self._take_args(request)))
+    async def atake(self, request: TakeRequest) -> tuple[float, float]:
+        wait, at = await self._arun(TAKE, *self._take_args(request))
+        return float(wait), float(at)
 
     def settle(self, key: str, lease: str, tokens: int | None) -> None:
         self._run(SETTLE, self._limit_keys(key)[:3], [lease, "" if tokens is None else tokens])

@@ -6,14 +6,20 @@ or a probe is named by a caller-made id. Both stores implement the same rules,
 written down once here:
 
 ``take``
+    The time of the decision is ``now``, or the newest entry's time when that is
+    later: callers' clocks differ a little (a thread reads its clock before it gets
+    the lock; machines drift), and an entry recorded before the newest would leave
+    the window early and let one request too many in. So the window's entries are in
+    time order and every decision counts against the latest time any caller saw.
     Prune the window (entries started ``WINDOW`` seconds ago or more) and expired
     leases. Room is there when no pause runs, fewer than ``requests_per_minute``
     entries are in the window, the window's tokens plus ``tokens`` stay within
     ``tokens_per_minute`` and fewer than ``concurrency`` leases are held (0: no such
-    limit). With room, record an entry (``lease``, ``now``, ``tokens``) and a lease
-    that expires after ``lease_seconds``, and return 0. Without, record nothing and
-    return the seconds before room can come: exact for the pause and the window,
-    ``poll`` for a full concurrency (a slot frees when someone settles).
+    limit). With room, record an entry (``lease``, the decision's time, ``tokens``)
+    and a lease that expires after ``lease_seconds``, and return ``(0, time)``.
+    Without, record nothing and return the seconds before room can come (exact for
+    the pause and the window, ``poll`` for a full concurrency: a slot frees when
+    someone settles) with the decision's time.
 ``settle``
     Replace the tokens of ``lease``'s entry (while it is in the window) and free its lease.
 ``pause``
@@ -87,9 +93,9 @@ class Store(Protocol):
 
     on_unavailable: UnavailablePolicy
 
-    def take(self, request: TakeRequest) -> float: ...
+    def take(self, request: TakeRequest) -> tuple[float, float]: ...
 
-    async def atake(self, request: TakeRequest) -> float: ...
+    async def atake(self, request: TakeRequest) -> tuple[float, float]: ...
 
     def settle(self, key: str, lease: str, tokens: int | None) -> None: ...
 
