@@ -80,8 +80,9 @@ class Setting(Generic[T_co]):
     """Turns the stripped, non-empty text into the value; raises ValueError if it does not fit."""
     default_text: str = ""
     """The default as the README shows it, when ``str(default)`` would not say it well."""
-    read_at: Literal["call", "first use", "import"] = "call"
-    """When it is read: by every call that needs it, once per process when first needed, or at import."""
+    read_at: Literal["call", "client", "first use", "import"] = "call"
+    """When it is read: by every call that needs it, when the object that uses it is made (a
+    pooled HTTP client, a ``Client``), once per process when first needed, or at import."""
     secret: bool = False
     """The value may carry credentials: errors never repeat it."""
 
@@ -200,17 +201,19 @@ MAX_CONNECTIONS: Final = Setting[int](
     "int",
     100,
     "a positive whole number",
-    "Connections one pooled HTTP client may open at once (taken when the client is made); "
+    "Connections one pooled HTTP client may open at once; "
     "requests beyond it wait in order, up to the overall timeout.",
     _positive_int,
+    read_at="client",
 )
 MAX_KEEPALIVE_CONNECTIONS: Final = Setting[int](
     "ALCHEMY_MAX_KEEPALIVE_CONNECTIONS",
     "int",
     20,
     "a positive whole number",
-    "Idle connections one pooled HTTP client keeps for reuse (taken when the client is made).",
+    "Idle connections one pooled HTTP client keeps for reuse.",
     _positive_int,
+    read_at="client",
 )
 BASE_URL_OVERRIDE: Final = Setting[str | None](
     "ALCHEMY_BASE_URL_OVERRIDE",
@@ -275,9 +278,10 @@ LEDGER: Final = Setting[Path | None](
     None,
     "a file path (`~` is expanded)",
     "Records every Client call's usage (metadata only) in this SQLite file, for a Client made "
-    "without ledger= (taken when the Client is made); `alchemy usage` reads it.",
+    "without ledger=; `alchemy usage` reads it.",
     _path,
     default_text="unset (no ledger)",
+    read_at="client",
 )
 BEDROCK_SKIP_AUTH: Final = Setting[bool](
     "AWS_BEDROCK_SKIP_AUTH",
@@ -327,7 +331,12 @@ def setting(name: str) -> Setting[object]:
 
 # --------------------------------------------------------------------------- docs and command line
 
-_READ_AT_TEXT: Final = {"call": "each call", "first use": "first use (then kept)", "import": "once, at import"}
+_READ_AT_TEXT: Final = {
+    "call": "each call",
+    "client": "when the client is made",
+    "first use": "first use (then kept)",
+    "import": "once, at import",
+}
 
 
 def markdown_table() -> str:
