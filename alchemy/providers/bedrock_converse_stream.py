@@ -27,6 +27,31 @@ Bedrock's stop reasons map as ``end_turn``/``stop_sequence`` -> stop, ``max_toke
 ``model_context_window_exceeded`` -> length, ``tool_use`` -> toolUse, anything else
 (``guardrail_intervened``, ``content_filtered``) -> an error.
 
+Citations (documents sent with ``citations: {enabled: true}``, search results, Nova web
+grounding): each ``contentBlockDelta.delta.citation`` (a ``CitationsDelta``: ``title``,
+``source``, ``sourceContent`` pieces, ``location``) becomes one
+:class:`~alchemy.types.Citation` on the text block of its ``contentBlockIndex`` (opened by the
+citation when it comes before the text): it supports that block's whole text (``start``/``end``
+``None``, as Bedrock cites per block). ``location.documentChar`` / ``documentPage`` /
+``documentChunk`` -> kind ``"document"`` with ``document_index`` = ``documentIndex``;
+``searchResultLocation`` -> ``"search_result"`` (``document_index`` = ``searchResultIndex``);
+``web`` (Nova grounding) -> ``"url"`` with its ``url``; ``title`` as sent, ``cited_text`` = the
+joined ``sourceContent`` texts, ``wire`` = the whole ``CitationsDelta``. Replayed to Bedrock,
+a text block with such citations goes back as the documented ``citationsContent`` block
+(``content: [{"text"}]`` plus the citation objects verbatim, in order) instead of ``text``.
+
+Tools Bedrock runs itself (``contentBlockStart.start.toolUse.type == "server_tool_use"``, as
+Nova's ``nova_grounding`` system tool streams them) become a
+:class:`~alchemy.types.ServerToolCall` (``input`` from the streamed ``toolUse.input``
+fragments; ``wire`` ``{"toolUse": {"type": "server_tool_use"}}``), never a client tool call;
+the following ``toolResult`` block (``contentBlockStart.start.toolResult`` and its
+``toolResult`` deltas) gives its ``result`` (the result pieces, consecutive text joined), its
+status (``success`` -> completed, ``error`` -> failed) and ``wire["toolResult"]`` (the start's
+``type`` / ``status``). They are kept on the message and not sent back: the Converse docs
+describe no request shape for replaying them. alchemy sends no ``systemTool`` declaration
+(``extra_body`` can set ``toolConfig.tools`` with ``{"systemTool": {"name": "nova_grounding"}}``;
+a list in ``extra_body`` replaces the one built, so it must repeat any function tools).
+
 Options: ``stop`` -> ``inferenceConfig.stopSequences``, ``top_p`` -> ``topP``;
 ``top_k`` -> ``additionalModelRequestFields.top_k`` (Claude only, refused at the call
 for other models); ``metadata`` -> ``requestMetadata`` (string values);
@@ -51,6 +76,7 @@ Bedrock models ignore the level (their reasoning fields differ by vendor).
 from __future__ import annotations
 
 import dataclasses
+import logging
 import os
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, Final
@@ -69,7 +95,10 @@ from ..transport import base_url_override
 from ..wire_apis import BEDROCK_CONVERSE_STREAM
 from ..types import (
     AssistantMessage,
+    Citation,
+    CitationKind,
     ImageContent,
+    ServerToolCall,
     TextContent,
     ThinkingContent,
     ToolCall,
@@ -93,11 +122,12 @@ if TYPE_CHECKING:
     from ..capabilities import ToolChoice
     from ..emitter import EventEmitter
     from ..streaming import StreamOptions
-    from ..types import Context, Message, Model, StopReason, Tool
+    from ..types import Context, Message, Model, ServerToolStatus, StopReason, Tool
 
 __all__ = ["BedrockConverseParser", "BedrockConverseStreamProvider", "provider"]
 
 LABEL: Final = BEDROCK_CONVERSE_STREAM.label
+logger = logging.getLogger("alchemy")
 
 SIMPLE_MAX_TOKENS: Final = 32000
 """``stream_simple`` sends at most this many output tokens unless ``max_tokens`` says otherwise."""
@@ -184,12 +214,21 @@ def _user_blocks(message: UserMessage) -> list[dict[str, Any]]:
     return blocks
 
 
+def _text_block(block: TextContent) -> dict[str, Any]:
+    """``text``, or a ``citationsContent`` block (the text and Bedrock's citation objects, verbatim)
+    when the text carries citations Bedrock sent."""
+    cited = [citation.wire for citation in block.citations or () if citation.wire is not None]
+    if not cited:
+        return {"text": block.text}
+    return {"citationsContent": {"content": [{"text": block.text}], "citations": cited}}
+
+
 def _assistant_blocks(message: AssistantMessage, claude: bool) -> list[dict[str, Any]]:
     blocks: list[dict[str, Any]] = []
     for block in message.content:
         if isinstance(block, TextContent):
             if block.text.strip():
-                blocks.append({"text": block.text})
+                blocks.append(_text_block(block))
         elif isinstance(block, ThinkingContent):
             if block.redacted:
                 if claude and block.thinking_signature:
@@ -481,6 +520,9 @@ _NONE: Final = 0
 _TEXT: Final = 1
 _THINKING: Final = 2
 _TOOL: Final = 3
+_SERVER_TOOL: Final = 4
+_TOOL_RESULT: Final = 5
+_RESULT_STATUSES: Final[Mapping[str, ServerToolStatus]] = {"success": "completed", "error": "failed"}
 
 
 def _exception_error(kind: str, payload: bytes, message_type: str) -> ProviderStreamError:
@@ -508,7 +550,8 @@ class BedrockConverseParser:
     """Turns a ConverseStream body (event-stream frames of JSON events) into emitter calls."""
 
     __slots__ = (
-        "emitter", "_decode", "_flush", "_handlers", "_open_index", "_open_kind", "_stop", "_failure", "_metadata"
+        "emitter", "_decode", "_flush", "_handlers", "_open_index", "_open_kind", "_stop", "_failure", "_metadata",
+        "_result",
     )
 
     def __init__(self, emitter: EventEmitter) -> None:
@@ -530,6 +573,8 @@ class BedrockConverseParser:
         self._stop: str | None = None
         self._failure: str | None = None
         self._metadata = False  # the final event (the usage) arrived
+        # The server tool result block being read: its toolUseId, wire fields and content pieces.
+        self._result: tuple[str, dict[str, Any], list[dict[str, Any]]] | None = None
 
     # -- WireParser --------------------------------------------------------------------------
 
@@ -607,12 +652,23 @@ class BedrockConverseParser:
 
     def _on_block_start(self, data: dict[str, Any]) -> None:
         start = data.get("start")
-        tool = start.get("toolUse") if isinstance(start, dict) else None
-        if not isinstance(tool, dict):
-            return
-        self.emitter.tool_call_start(str(tool.get("toolUseId") or ""), str(tool.get("name") or ""))
-        self._open_index = data.get("contentBlockIndex")
-        self._open_kind = _TOOL
+        start = start if isinstance(start, dict) else {}
+        tool = start.get("toolUse")
+        result = start.get("toolResult")
+        if isinstance(tool, dict):
+            tool_id, name = str(tool.get("toolUseId") or ""), str(tool.get("name") or "")
+            if tool.get("type") == "server_tool_use":  # a tool Bedrock runs itself (Nova's nova_grounding)
+                self.emitter.server_tool_start(tool_id, name, wire={"toolUse": {"type": "server_tool_use"}})
+                self._open_kind = _SERVER_TOOL
+            else:
+                self.emitter.tool_call_start(tool_id, name)
+                self._open_kind = _TOOL
+            self._open_index = data.get("contentBlockIndex")
+        elif isinstance(result, dict):
+            fields = {key: value for key, value in result.items() if key != "toolUseId"}
+            self._result = (str(result.get("toolUseId") or ""), fields, [])
+            self._open_kind = _TOOL_RESULT
+            self._open_index = data.get("contentBlockIndex")
 
     def _on_block_delta(self, data: dict[str, Any]) -> None:
         delta = data.get("delta")
@@ -622,25 +678,44 @@ class BedrockConverseParser:
         emitter = self.emitter
         text = delta.get("text")
         if text is not None:
-            if self._open_kind != _TEXT or self._open_index != index:
-                emitter.text_start()
-                self._open_index = index
-                self._open_kind = _TEXT
+            self._open_text(index)
             emitter.text_delta(text)
+            return
+        citation = delta.get("citation")
+        if isinstance(citation, dict):
+            if not citation:
+                return  # an empty CitationsDelta names no source
+            # A source of the block's text (it may come before the text it supports).
+            self._open_text(index)
+            emitter.add_citations([_citation(citation)])
             return
         tool = delta.get("toolUse")
         if tool is not None:
-            if self._open_kind != _TOOL or self._open_index != index:
+            if self._open_kind not in (_TOOL, _SERVER_TOOL) or self._open_index != index:
                 raise ProviderStreamError(
                     f"{LABEL} sent tool input for content block {index} before its contentBlockStart"
                 )
             fragment = tool.get("input") if isinstance(tool, dict) else None
             if isinstance(fragment, str):
-                emitter.tool_call_delta(fragment)
+                if self._open_kind == _TOOL:
+                    emitter.tool_call_delta(fragment)
+                else:
+                    emitter.server_tool_delta(fragment)
+            return
+        pieces = delta.get("toolResult")
+        if isinstance(pieces, list) and self._result is not None and self._open_index == index:
+            _add_result_pieces(self._result[2], pieces)
             return
         reasoning = delta.get("reasoningContent")
         if isinstance(reasoning, dict):
             self._on_reasoning(index, reasoning)
+
+    def _open_text(self, index: Any) -> None:
+        """Opens a text block for Bedrock's content block ``index`` unless it is the open one."""
+        if self._open_kind != _TEXT or self._open_index != index:
+            self.emitter.text_start()
+            self._open_index = index
+            self._open_kind = _TEXT
 
     def _on_reasoning(self, index: Any, reasoning: dict[str, Any]) -> None:
         emitter = self.emitter
@@ -671,8 +746,26 @@ class BedrockConverseParser:
             self.emitter.text_end()
         elif kind == _THINKING:
             self.emitter.thinking_end()
-        else:
+        elif kind == _TOOL:
             self.emitter.tool_call_end()
+        elif kind == _TOOL_RESULT:
+            self._end_result()
+        # A server tool's block stays open for its result block (the next one, as Bedrock sends them).
+
+    def _end_result(self) -> None:
+        """Gives a server tool its result (the result block's content pieces) and status."""
+        if self._result is None:
+            return
+        tool_id, fields, content = self._result
+        self._result = None
+        raw_status = fields.get("status")
+        status = _RESULT_STATUSES.get(raw_status, "completed") if isinstance(raw_status, str) else "completed"
+        emitter = self.emitter
+        block = emitter.open_block
+        if isinstance(block, ServerToolCall) and block.id == tool_id:
+            emitter.server_tool_end(result=content, status=status, wire={"toolResult": fields})
+        elif not emitter.complete_server_tool(tool_id, result=content, status=status):
+            logger.warning("%s sent a tool result for %r, which is no server tool of this message", LABEL, tool_id)
 
     def _on_message_stop(self, data: dict[str, Any]) -> None:
         reason = data.get("stopReason")
@@ -710,6 +803,53 @@ class BedrockConverseParser:
 def _count(counts: dict[str, Any], key: str) -> int:
     value = counts.get(key)
     return value if isinstance(value, int) and not isinstance(value, bool) else 0
+
+
+_DOCUMENT_LOCATIONS: Final = ("documentChar", "documentPage", "documentChunk")
+
+
+def _add_result_pieces(content: list[dict[str, Any]], pieces: list[Any]) -> None:
+    """Appends ``toolResult`` delta pieces (``{"text"}`` / ``{"json"}``), joining consecutive text."""
+    for piece in pieces:
+        if not isinstance(piece, dict):
+            continue
+        text = piece.get("text")
+        if isinstance(text, str) and len(piece) == 1 and content and set(content[-1]) == {"text"}:
+            content[-1] = {"text": content[-1]["text"] + text}
+        else:
+            content.append(dict(piece))
+
+
+def _citation(wire: dict[str, Any]) -> Citation:
+    """A ``CitationsDelta`` as a :class:`~alchemy.types.Citation` of its text block (module docstring)."""
+    location = wire.get("location")
+    location = location if isinstance(location, dict) else {}
+    kind: CitationKind = "document"
+    url: str | None = None
+    index: Any = None
+    web = location.get("web")
+    found = next((location[name] for name in _DOCUMENT_LOCATIONS if isinstance(location.get(name), dict)), None)
+    if isinstance(web, dict):
+        kind = "url"
+        url = web.get("url") if isinstance(web.get("url"), str) else None
+    elif isinstance(location.get("searchResultLocation"), dict):
+        kind = "search_result"
+        index = location["searchResultLocation"].get("searchResultIndex")
+    elif found is not None:
+        index = found.get("documentIndex")
+    pieces = wire.get("sourceContent")
+    quoted = "".join(
+        piece["text"] for piece in pieces or () if isinstance(piece, dict) and isinstance(piece.get("text"), str)
+    ) if isinstance(pieces, list) else ""
+    title = wire.get("title")
+    return Citation(
+        kind,
+        url=url,
+        title=title if isinstance(title, str) else None,
+        document_index=index if isinstance(index, int) and not isinstance(index, bool) and index >= 0 else None,
+        cited_text=quoted or None,
+        wire=wire,
+    )
 
 
 def _one_hour_cache_writes(details: object) -> int:

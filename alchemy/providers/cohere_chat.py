@@ -171,7 +171,7 @@ def _assistant_message(message: AssistantMessage) -> dict[str, Any] | None:
         parts.extend({"type": "text", "text": plan} for plan in plans)
     if parts:
         converted["content"] = parts
-        if citations:
+        if citations and not calls:
             converted["citations"] = citations  # Cohere's own citation objects, as it sent them
     return converted if len(converted) > 1 else None
 
@@ -344,12 +344,13 @@ def _message_delta(event: dict[str, Any]) -> dict[str, Any]:
 class CohereChatParser(SSEParser):
     """Turns Cohere's v2 chat events into emitter calls."""
 
-    __slots__ = ("_ended", "_failure")
+    __slots__ = ("_blocks", "_ended", "_failure")
 
     def __init__(self, emitter: EventEmitter) -> None:
         super().__init__(emitter)
         self._ended = False
         self._failure: ProviderStreamError | None = None
+        self._blocks: dict[int, int] = {}  # Cohere's content index -> the block's index in message.content
 
     def on_event(self, event: str, data: bytes) -> None:
         try:
@@ -370,7 +371,7 @@ class CohereChatParser(SSEParser):
             if isinstance(response_id, str) and response_id and emitter.response_id is None:
                 emitter.set_response_id(response_id)
         elif kind == "content-start":
-            self._content_start(_message_delta(payload).get("content"))
+            self._content_start(payload.get("index"), _message_delta(payload).get("content"))
         elif kind == "content-delta":
             self._content_delta(_message_delta(payload).get("content"))
         elif kind == "content-end":
@@ -384,6 +385,8 @@ class CohereChatParser(SSEParser):
         elif kind == "tool-call-end":
             if isinstance(emitter.open_block, ToolCall):
                 emitter.tool_call_end()
+        elif kind == "citation-start":
+            self._citation(_message_delta(payload).get("citations"))
         elif kind == "message-end":
             self._message_end(payload.get("delta"))
         elif kind == "error" or ("error" in payload and kind not in _QUIET_EVENTS):
@@ -398,7 +401,7 @@ class CohereChatParser(SSEParser):
 
     # -- pieces ------------------------------------------------------------------------------
 
-    def _content_start(self, content: Any) -> None:
+    def _content_start(self, index: Any, content: Any) -> None:
         self._close_part()
         if not isinstance(content, dict):
             return
@@ -407,6 +410,8 @@ class CohereChatParser(SSEParser):
             emitter.thinking_start()
         else:
             emitter.text_start()
+        if isinstance(index, int):
+            self._blocks[index] = len(emitter.message.content) - 1
         self._content_delta(content)
 
     def _content_delta(self, content: Any) -> None:
@@ -426,6 +431,54 @@ class CohereChatParser(SSEParser):
             emitter.thinking_end()
         elif isinstance(block, TextContent):
             emitter.text_end()
+
+    def _citation(self, cited: Any) -> None:
+        """One ``citation-start``: a Citation on the text block it points into (module docstring)."""
+        if not isinstance(cited, dict):
+            return
+        if cited.get("type") in _UNPLACED_CITATIONS:
+            logger.info("%s: a citation of a %s is not kept (only text blocks carry citations)", LABEL, cited["type"])
+            return
+        content = self.emitter.message.content
+        target = self._blocks.get(cited["content_index"]) if isinstance(cited.get("content_index"), int) else None
+        if target is not None and type(content[target]) is TextContent:
+            spans = [(target, 0)]
+        else:  # offsets into the message's text parts read as one text
+            spans, offset = [], 0
+            for position, block in enumerate(content):
+                if type(block) is TextContent:
+                    spans.append((position, offset))
+                    offset += len(block.text)
+        if not spans:
+            logger.warning("%s sent a citation before any text; it is not kept: %.200r", LABEL, cited)
+            return
+        start, end = _offset(cited.get("start")), _offset(cited.get("end"))
+        position, base = spans[0]
+        for candidate, candidate_base in spans:
+            if start is not None and candidate_base <= start:
+                position, base = candidate, candidate_base
+        block = cast(TextContent, content[position])
+        text = cited.get("text")
+        span = _anchor(block.text, text if isinstance(text, str) else None, start, end, base)
+        title = next(
+            (
+                source["document"]["title"]
+                for source in cited.get("sources") or ()
+                if isinstance(source, dict)
+                and isinstance(source.get("document"), dict)
+                and isinstance(source["document"].get("title"), str)
+            ),
+            None,
+        )
+        citation = Citation(
+            "document",
+            title=title,
+            cited_text=text if isinstance(text, str) and text else None,
+            start=span[0] if span else None,
+            end=span[1] if span else None,
+            wire=cited,
+        )
+        self.emitter.add_citations([citation], index=position)
 
     def _tool_plan(self, plan: Any) -> None:
         if not isinstance(plan, str) or not plan:
@@ -488,6 +541,28 @@ class CohereChatParser(SSEParser):
             )
             return
         emitter.set_stop_reason(_STOP_REASONS.get(reason, "stop"))
+
+
+def _offset(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else None
+
+
+def _anchor(text: str, cited: str | None, start: int | None, end: int | None, base: int) -> tuple[int, int] | None:
+    """The range of ``text`` a citation covers: Cohere's ``start``/``end`` (less ``base``, the block's
+    offset in the message text) when they hold the cited span; else the occurrence of the cited
+    span nearest to ``start`` (offsets counted in other units, or text the parts split differently);
+    else the offsets clipped to the block. ``None`` when Cohere gave no range."""
+    if start is None or end is None or end < start:
+        return None
+    start, end = start - base, end - base
+    if cited and text[start:end] != cited:
+        before, after = text.rfind(cited, 0, start + len(cited)), text.find(cited, start)
+        found = [at for at in (before, after) if at >= 0]
+        if found:
+            at = min(found, key=lambda at: abs(at - start))
+            return at, at + len(cited)
+    size = len(text)
+    return min(start, size), min(end, size)
 
 
 def _stream_error(payload: dict[str, Any]) -> ProviderStreamError:

@@ -6,7 +6,7 @@ recordings (``shared/fixtures/vercel-ai/cohere``: text, reasoning, a tool call w
 a tool plan) are served as Cohere frames them (``event: <type>`` + ``data:``), per
 event, in 7-byte writes and in random writes, read with ``stream`` and ``astream`` on
 both twins of the kernels. Hand-written streams in Cohere's documented shapes cover
-argument deltas, citations, finish reasons and cut streams; then handoff to and from
+argument deltas, citations on the text block, finish reasons and cut streams; then handoff to and from
 Cohere (tool-call ids, tool plans, thinking).
 """
 
@@ -32,6 +32,7 @@ from alchemy.providers.cohere_chat import TOOL_PLAN_SIGNATURE, provider
 from alchemy.testing import Drop, Replay, ReplayServer
 from alchemy.types import (
     AssistantMessage,
+    Citation,
     Context,
     ImageContent,
     Message,
@@ -413,13 +414,18 @@ def test_a_plan_and_two_calls_with_streamed_arguments() -> None:
         assert (message.usage.input, message.usage.output) == (3, 4), "billed units when no tokens are given"
 
 
-def test_citations_are_not_content() -> None:
-    citation = {"type": "citation-start", "index": 0, "delta": {"message": {"citations": {
-        "start": 0, "end": 5, "text": "Paris", "sources": [{"type": "document", "id": "doc:0"}]}}}}
+def test_citations_go_on_the_text_block_not_into_new_blocks() -> None:
+    # More citation shapes: test_cohere_bedrock_citations.
+    cited = {"start": 0, "end": 5, "text": "Paris", "sources": [{"type": "document", "id": "doc:0"}]}
+    citation = {"type": "citation-start", "index": 0, "delta": {"message": {"citations": cited}}}
     wire = frames(START, *text_part(0, "Paris is the capital."), citation, {"type": "citation-end", "index": 0},
                   end("COMPLETE"))
     _, message = run_parser(provider, COMMAND_A, wire)
-    assert message.content == [TextContent("Paris is the capital.")] and message.stop_reason == "stop"
+    assert message.content == [
+        TextContent("Paris is the capital.", citations=[Citation("document", cited_text="Paris", start=0, end=5,
+                                                                 wire=cited)])
+    ]
+    assert message.stop_reason == "stop"
 
 
 @pytest.mark.parametrize(("reason", "stop"), [("COMPLETE", "stop"), ("STOP_SEQUENCE", "stop"),
