@@ -88,7 +88,7 @@ def assert_protocol(events: Sequence[Any]) -> AssistantMessage:
             deltas[open_index].append(event.delta)
         elif cls in _ENDS:
             assert open_kind == _ENDS[cls] and event.content_index == open_index, f"stray {event!r}"
-            block = final.content[open_index]
+            block: Any = final.content[open_index]
             joined = "".join(deltas[open_index])
             if cls is TextEnd:
                 assert event.content == block.text and block.text.endswith(joined)

@@ -17,6 +17,20 @@ Request
     last tool and the last block of the last user turn (``cache_retention``:
     ``short`` = 5 minutes, ``long`` = 1 hour, ``none`` = off; the process default
     comes from ``ALCHEMY_CACHE_RETENTION``, else ``short``).
+    Tools the provider runs (``server_tools``, :mod:`alchemy.server_tools`) join the
+    client tools in ``tools``, after them: ``WebSearch`` -> ``web_search_20250305``;
+    ``WebFetch`` -> ``web_fetch_20250910`` (beta ``web-fetch-2025-09-10``; ``citations``
+    -> ``{"enabled": ...}``); ``CodeExecution`` -> ``code_execution_20250825`` (beta
+    ``code-execution-2025-08-25``; its ``container`` is the request's ``container``);
+    ``McpServer`` -> an ``mcp_servers`` entry (``url``, ``name``, ``authorization_token``)
+    and an ``mcp_toolset`` tool (``allowed_tools`` turn the others off), beta
+    ``mcp-client-2025-11-20``; ``ToolSearch`` -> ``tool_search_tool_{regex,bm25}_20251119``
+    (beta ``advanced-tool-use-2025-11-20``) and ``defer_loading`` on the tools it names.
+    The betas join the ``anthropic-beta`` list. Refused at the call: an MCP URL that is
+    not ``https://`` and a deferred tool the context lacks.
+    Replay to the same API: a :class:`~alchemy.types.ServerToolCall` goes back as the
+    blocks it came from (:func:`server_tool_blocks`), a text block with its citations'
+    wire objects; a paused message may be the last turn (the model continues it).
 
 Options
     Canonical: ``stop`` -> ``stop_sequences``; ``top_p``, ``top_k``; ``tool_choice``
@@ -42,9 +56,20 @@ Response
     ``message_delta`` gives the stop reason and the final usage (input counts too,
     where a server reports them there); ``usage.cache_creation`` splits the cache
     writes by lifetime, and its one-hour part becomes ``Usage.cache_write_1h``; the
-    emitter prices the counts. ``message_stop`` ends the response. Blocks
-    of other kinds (server tools and their results, compaction, ...) are skipped,
-    with a debug line on the ``alchemy`` logger. Blocks are keyed by their ``index``:
+    emitter prices the counts. ``message_stop`` ends the response.
+    ``server_tool_use`` / ``mcp_tool_use`` open a ``ServerToolCall`` (``name``, ``input``
+    streamed from ``input_json_delta``; the block's other fields in ``wire["call"]``,
+    e.g. its ``type``, ``server_name``, ``caller``). It stays open after its stop until
+    its result block: any ``*_tool_result`` naming it (``tool_use_id``) gives ``result``
+    (the block's ``content``), ``status`` (``failed`` for a ``*_error`` content or MCP's
+    ``is_error``) and ``wire["result"]`` (the result block's other fields). When another
+    block comes first the call closes ``in_progress`` and a later result is attached to
+    it; a result whose call is not in the message (a continuation) is a call of its own,
+    named after its type, with ``wire["result"]`` only. ``citations_delta`` and a text
+    block's starting ``citations`` become :class:`~alchemy.types.Citation`
+    (:func:`citation_from_wire`). ``pause_turn`` ends with ``stop`` and ``message.paused``.
+    Blocks of other kinds (compaction, ...) are skipped, with a debug line on the
+    ``alchemy`` logger. Blocks are keyed by their ``index``:
     interleaved blocks (a gateway that starts the next before the first stops) come
     out whole, in index order. An ``error`` event inside the 200
     stream raises :class:`~alchemy.errors.ProviderStreamError`, retryable for
@@ -116,6 +141,17 @@ ANTHROPIC_VERSION: Final = "2023-06-01"
 FINE_GRAINED_TOOL_STREAMING: Final = "fine-grained-tool-streaming-2025-05-14"
 INTERLEAVED_THINKING: Final = "interleaved-thinking-2025-05-14"
 OAUTH_BETAS: Final = ("claude-code-20250219", "oauth-2025-04-20")
+WEB_SEARCH_TOOL: Final = "web_search_20250305"
+WEB_FETCH_TOOL: Final = "web_fetch_20250910"
+WEB_FETCH_BETA: Final = "web-fetch-2025-09-10"
+CODE_EXECUTION_TOOL: Final = "code_execution_20250825"
+CODE_EXECUTION_BETA: Final = "code-execution-2025-08-25"
+MCP_CLIENT_BETA: Final = "mcp-client-2025-11-20"
+TOOL_SEARCH_TOOLS: Final[Mapping[str, str]] = {
+    "regex": "tool_search_tool_regex_20251119",
+    "bm25": "tool_search_tool_bm25_20251119",
+}
+TOOL_SEARCH_BETA: Final = "advanced-tool-use-2025-11-20"
 CLAUDE_CODE_VERSION: Final = "2.1.2"
 CLAUDE_CODE_IDENTITY: Final = "You are Claude Code, Anthropic's official CLI for Claude."
 """The first system block the Claude subscription (OAuth) endpoint expects."""
@@ -209,6 +245,27 @@ def check_sampling_while_thinking(model: Model, options: StreamOptions) -> None:
             f"option tool_choice {choice!r} forces a tool call, which Claude does not allow with thinking on; "
             "use 'auto' or 'none', or turn thinking off"
         )
+
+
+def _check_server_tools(context: Context, server_tools: list[ServerTool]) -> None:
+    """What Anthropic refuses about ``server_tools``: an MCP server not on ``https://`` (the MCP
+    connector requires it) and a :class:`~alchemy.server_tools.ToolSearch` that defers a tool
+    the context does not have."""
+    names = {tool.name for tool in context.tools or ()}
+    for i, tool in enumerate(server_tools):
+        if isinstance(tool, McpServer) and not tool.url.startswith("https://"):
+            raise ValueError(
+                f"option server_tools[{i}]: McpServer url must start with https:// on the anthropic-messages API "
+                f"(Anthropic's MCP connector requires it), got {tool.url!r}"
+            )
+        if isinstance(tool, ToolSearch):
+            missing = [name for name in tool.deferred or () if name not in names]
+            if missing:
+                known = ", ".join(sorted(names)) or "none"
+                raise ValueError(
+                    f"option server_tools[{i}]: ToolSearch(deferred=...) names {', '.join(map(repr, missing))}, "
+                    f"which the context's tools do not have (they are: {known})"
+                )
 
 
 def _wire_tool_choice(choice: ToolChoice | None, parallel_tool_calls: bool | None) -> dict[str, Any] | None:
@@ -365,6 +422,62 @@ def convert_tools(tools: list[Tool]) -> list[dict[str, Any]]:
     return converted
 
 
+def _server_tool_entry(tool: ServerTool) -> tuple[dict[str, Any], str | None]:
+    """A server tool's ``tools`` entry and the beta flag it needs (``None``: none).
+
+    An :class:`~alchemy.server_tools.McpServer` is declared twice: its connection in
+    ``mcp_servers`` (:func:`_mcp_server`) and this ``mcp_toolset`` entry, whose
+    ``allowed_tools`` turn every other tool of the server off.
+    """
+    if isinstance(tool, WebSearch):
+        entry: dict[str, Any] = {"type": WEB_SEARCH_TOOL, "name": "web_search"}
+        _put_given(entry, tool, "max_uses", "allowed_domains", "blocked_domains")
+        if tool.user_location is not None:
+            entry["user_location"] = tool.user_location.to_wire()
+        return entry, None
+    if isinstance(tool, WebFetch):
+        entry = {"type": WEB_FETCH_TOOL, "name": "web_fetch"}
+        _put_given(entry, tool, "max_uses", "allowed_domains", "blocked_domains")
+        if tool.citations is not None:
+            entry["citations"] = {"enabled": tool.citations}
+        _put_given(entry, tool, "max_content_tokens")
+        return entry, WEB_FETCH_BETA
+    if isinstance(tool, CodeExecution):
+        return {"type": CODE_EXECUTION_TOOL, "name": "code_execution"}, CODE_EXECUTION_BETA
+    if isinstance(tool, McpServer):
+        entry = {"type": "mcp_toolset", "mcp_server_name": tool.name}
+        if tool.allowed_tools is not None:
+            entry["default_config"] = {"enabled": False}
+            entry["configs"] = {name: {"enabled": True} for name in tool.allowed_tools}
+        return entry, MCP_CLIENT_BETA
+    if isinstance(tool, ToolSearch):
+        wire_type = TOOL_SEARCH_TOOLS[tool.mode]
+        return {"type": wire_type, "name": wire_type.rsplit("_", 1)[0]}, TOOL_SEARCH_BETA
+    raise ValueError(f"option server_tools: {type(tool).__name__} is not offered by the anthropic-messages API")
+
+
+def _put_given(entry: dict[str, Any], tool: ServerTool, *names: str) -> None:
+    for name in names:
+        value = getattr(tool, name)
+        if value is not None:
+            entry[name] = list(value) if isinstance(value, tuple) else value
+
+
+def _mcp_server(tool: McpServer) -> dict[str, Any]:
+    """An ``mcp_servers`` entry: the server's URL, name and OAuth token."""
+    server: dict[str, Any] = {"type": "url", "url": tool.url, "name": tool.name}
+    if tool.authorization is not None:
+        server["authorization_token"] = tool.authorization
+    return server
+
+
+def _deferred_names(server_tools: list[ServerTool]) -> frozenset[str]:
+    """The context's tools that :class:`~alchemy.server_tools.ToolSearch` loads only when found."""
+    return frozenset(
+        name for tool in server_tools if isinstance(tool, ToolSearch) for name in (tool.deferred or ())
+    )
+
+
 def _mark_last_user_turn(messages: list[dict[str, Any]], cache_control: dict[str, str]) -> None:
     """Puts a cache breakpoint on the last block of the conversation when it is a user turn."""
     if not messages or messages[-1]["role"] != "user":
@@ -456,6 +569,7 @@ class AnthropicMessagesProvider(HttpProvider):
             check_sampling_while_thinking(model, options)
             if not uses_adaptive_thinking(model):
                 _budget_thinking(model, options)
+        _check_server_tools(context, options.server_tools or [])
         user_id = (options.metadata or {}).get("user_id")
         if options.user is not None and user_id is not None and user_id != options.user:
             raise ValueError(
@@ -492,8 +606,24 @@ class AnthropicMessagesProvider(HttpProvider):
             _mark_last_user_turn(messages, cache_control)
         body["messages"] = messages
 
-        if context.tools:
-            tools = convert_tools(context.tools)
+        server_tools = options.server_tools or []
+        tools = convert_tools(context.tools) if context.tools else []
+        deferred = _deferred_names(server_tools)
+        if deferred:
+            for definition in tools:
+                if definition["name"] in deferred:
+                    definition["defer_loading"] = True
+        tool_betas: list[str] = []
+        for tool in server_tools:
+            entry, beta = _server_tool_entry(tool)
+            tools.append(entry)
+            if beta is not None and beta not in tool_betas:
+                tool_betas.append(beta)
+            if isinstance(tool, McpServer):
+                body.setdefault("mcp_servers", []).append(_mcp_server(tool))
+            elif isinstance(tool, CodeExecution) and tool.container is not None:
+                body["container"] = tool.container
+        if tools:
             if cache_control is not None:
                 tools[-1]["cache_control"] = cache_control
             body["tools"] = tools
@@ -518,8 +648,9 @@ class AnthropicMessagesProvider(HttpProvider):
         self.with_extra_body(body, options)
 
         interleaved = own.get("interleaved_thinking") is not False and not adaptive
-        headers = self._request_headers(model, options, context, api_key, oauth, interleaved)
-        return HttpRequest("POST", self._endpoint(model), headers, body, secrets=(api_key,))
+        headers = self._request_headers(model, options, context, api_key, oauth, interleaved, tool_betas)
+        tokens = tuple(secret for tool in server_tools for secret in tool.secrets())
+        return HttpRequest("POST", self._endpoint(model), headers, body, secrets=(api_key, *tokens))
 
     @staticmethod
     def _sampling(body: dict[str, Any], options: StreamOptions, temperature: float | None, thinking: bool) -> None:
@@ -549,6 +680,7 @@ class AnthropicMessagesProvider(HttpProvider):
         api_key: str,
         oauth: bool,
         interleaved: bool,
+        tool_betas: list[str],
     ) -> dict[str, str]:
         copilot = model.provider == "github-copilot"
         betas: list[str] = []
@@ -558,6 +690,7 @@ class AnthropicMessagesProvider(HttpProvider):
             betas.append(FINE_GRAINED_TOOL_STREAMING)
         if interleaved:
             betas.append(INTERLEAVED_THINKING)
+        betas += tool_betas  # the server tools' betas
         defaults: dict[str, str] = {
             "accept": "application/json",
             "content-type": "application/json",

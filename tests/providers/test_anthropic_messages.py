@@ -796,13 +796,13 @@ def test_redacted_thinking_and_a_tool_call_given_whole_at_start(twins: None) -> 
 def test_unknown_blocks_and_deltas_are_skipped_and_logged(twins: None, caplog: pytest.LogCaptureFixture) -> None:
     wire = frames(
         start(),
-        block(0, {"type": "server_tool_use", "id": "srvtoolu_1", "name": "web_search", "input": {}}),
-        delta(0, {"type": "input_json_delta", "partial_json": '{"q": "x"}'}),
+        block(0, {"type": "future_block", "data": {}}),
+        delta(0, {"type": "future_delta", "value": "x"}),
         stop(0),
-        block(1, {"type": "web_search_tool_result", "tool_use_id": "srvtoolu_1", "content": []}),
+        block(1, {"type": "text", "text": ""}),
+        delta(1, {"type": "future_text_delta", "value": "y"}),
+        delta(1, {"type": "text_delta", "text": "Found it."}),
         stop(1),
-        *text_stream("Found it."),
-        delta(0, {"type": "citations_delta", "citation": {"type": "web_search_result_location"}}),
         {"type": "some_future_event"},
         *end(),
     )
@@ -810,7 +810,7 @@ def test_unknown_blocks_and_deltas_are_skipped_and_logged(twins: None, caplog: p
         _, message = parse(wire)
     assert message.content == [TextContent("Found it.")] and message.stop_reason == "stop"
     logged = caplog.text
-    assert "'server_tool_use'" in logged and "'web_search_tool_result'" in logged
+    assert "'future_block'" in logged and "'future_text_delta'" in logged
     assert "some_future_event" in logged
 
 

@@ -28,6 +28,7 @@ from alchemy.testing import Replay, ReplayServer, Stall
 from alchemy.types import (
     AssistantMessage,
     Context,
+    ServerToolCall,
     TextContent,
     ThinkingContent,
     ToolCall,
@@ -476,7 +477,7 @@ def test_anthropic_thinking_stopped_after_a_tool_call_on_both_twins(parser_twins
     assert starts == ["thinking_start", "toolcall_start", "text_start"]
 
 
-def test_anthropic_redacted_thinking_and_a_skipped_server_block_interleaved(parser_twins: None) -> None:
+def test_anthropic_redacted_thinking_and_a_server_block_interleaved(parser_twins: None) -> None:
     server_tool = {"type": "server_tool_use", "id": "srvtoolu_1", "name": "web_search", "input": {}}
     events = [
         tam.block(0, {"type": "redacted_thinking", "data": "opaque"}),
@@ -489,10 +490,14 @@ def test_anthropic_redacted_thinking_and_a_skipped_server_block_interleaved(pars
         tam.stop(2),
     ]
     _, message = tam.parse(tam.frames(tam.start(), *events, *tam.end()))
-    assert message.content == [ThinkingContent("", "opaque", True), TextContent("Found")]
+    call = ServerToolCall(
+        "srvtoolu_1", "web_search", {"q": "x"}, None, "in_progress", "anthropic", {"call": {"type": "server_tool_use"}}
+    )
+    assert message.content == [ThinkingContent("", "opaque", True), call, TextContent("Found")]
     body = tam.body(Context(messages=[UserMessage("Hi"), message]))
     assert body["messages"][1]["content"] == [
         {"type": "redacted_thinking", "data": "opaque"},
+        {**server_tool, "input": {"q": "x"}},
         {"type": "text", "text": "Found"},
     ]
 
