@@ -560,15 +560,20 @@ class EventEmitter:
         self.server_tool_end(result=result, status=status)
 
     def complete_server_tool(
-        self, id: str, *, result: Any = _KEEP, status: ServerToolStatus | None = "completed"
+        self,
+        id: str,
+        *,
+        result: Any = _KEEP,
+        status: ServerToolStatus | None = "completed",
+        wire: dict[str, Any] | None = None,
     ) -> bool:
-        """Gives the result to a server tool of this message that was already closed (no event:
-        the final message has it). Returns whether a block with that id was found."""
+        """Gives the result (and more ``wire`` fields) to a server tool of this message that was
+        already closed (no event: the final message has it). Returns whether one had that id."""
         if self._finished:
             return False
         for block in reversed(self.message.content):
             if type(block) is ServerToolCall and block.id == id:
-                self._apply_server_tool(block, None, result, status, None)
+                self._apply_server_tool(block, None, result, status, wire)
                 return True
         return False
 

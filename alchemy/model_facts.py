@@ -219,6 +219,11 @@ def _version(pattern: re.Pattern[str], model: Model) -> tuple[int, int] | None:
     return int(match.group(1)), int(match.group(2) or 0)
 
 
+def gemini_version(model: Model) -> tuple[int, int] | None:
+    """``(major, minor)`` of a Gemini id (``gemini-2.5-flash`` -> ``(2, 5)``), ``None`` without one."""
+    return _version(_GEMINI_VERSION, model)
+
+
 def claude_version(model: Model) -> tuple[int, int] | None:
     """``(major, minor)`` of a Claude id of the 4-and-later naming (``claude-opus-4-6`` -> ``(4, 6)``)."""
     return _version(_CLAUDE_VERSION, model) if is_claude(model) else None

@@ -68,5 +68,6 @@ class GoogleProvider(HttpProvider):
         return map_simple(model, options)
 
     def check_request(self, model: Model, context: Context, options: StreamOptions) -> None:
-        """At the call: thinking options against each other and the model, the tool-schema compat flag."""
-        check_google_request(model, options)
+        """At the call: thinking options against each other and the model, the tool-schema compat
+        flag, the built-in tools (``server_tools``) the model can take."""
+        check_google_request(model, options, context.tools or ())

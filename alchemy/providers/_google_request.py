@@ -18,6 +18,23 @@ A conversation becomes ``contents`` of ``user`` and ``model`` turns made of part
   after the results (``Tool result image:``), since their function responses hold
   JSON only.
 
+* tools Google ran, from this API (the handoff drops or describes other APIs'):
+  ``code_execution`` blocks go back as their ``executableCode`` and
+  ``codeExecutionResult`` parts, and ``toolCall`` blocks as ``toolCall`` /
+  ``toolResponse`` parts, verbatim and in order, with the parts' other fields
+  (thought signatures under the same-model rule above). The ``google_search`` and
+  ``url_context`` blocks were response metadata (``groundingMetadata``,
+  ``urlContextMetadata``), not parts of the turn: nothing is sent for them, nor for
+  citations. See :mod:`._google_server_tools`.
+
+``server_tools`` become built-in tools next to the function declarations:
+``WebSearch`` -> ``{"googleSearch": {}}`` (Vertex AI: ``excludeDomains`` from
+``blocked_domains``), ``WebFetch`` -> ``{"urlContext": {}}``, ``CodeExecution`` ->
+``{"codeExecution": {}}``. Refused at the call (:func:`check_server_tools`): any of
+them for a model that is not Gemini, search and URL context before Gemini 2.0, and
+built-in tools together with the context's tools before Gemini 3. With both on
+Gemini 3 the Gemini API gets ``toolConfig.includeServerSideToolInvocations``.
+
 ``id`` fields on function calls and responses are sent only to the models served
 through this API that require them (Claude and gpt-oss ids on Vertex); Gemini
 pairs calls and responses by order and name.
@@ -35,17 +52,20 @@ from ..model_facts import (
     can_turn_off_thinking,
     effort_values,
     gemini_thinking,
+    gemini_version,
     is_gemini,
     is_gemini3,
     uses_thinking_levels,
 )
 from ..options._kinds import fail_value
 from ..strict_tools import wire_parameters
+from ..server_tools import CodeExecution, ServerTool, WebFetch, WebSearch
 from ..wire_apis import GOOGLE_GENERATIVE_AI
 from ..structured import gemini_generation_fields
 from ..types import (
     AssistantMessage,
     ImageContent,
+    ServerToolCall,
     TextContent,
     ThinkingContent,
     ToolCall,
@@ -53,6 +73,7 @@ from ..types import (
     UserMessage,
 )
 from ._google_schema import ToolSchemaMode, openapi_schema, tool_schema_mode
+from ._google_server_tools import replay_parts
 
 if TYPE_CHECKING:
     from ..capabilities import ShapedRequest
@@ -65,12 +86,14 @@ __all__ = [
     "SKIP_SIGNATURE",
     "GoogleOptions",
     "check_google_request",
+    "check_server_tools",
     "convert_messages",
     "function_declarations",
     "generation_config",
     "map_simple",
     "read_options",
     "request_body",
+    "server_tool_declarations",
     "thinking_config",
     "thinking_level_option",
     "tool_config",
@@ -137,11 +160,14 @@ def read_options(model: Model, options: StreamOptions) -> GoogleOptions:
     )
 
 
-def check_google_request(model: Model, options: StreamOptions) -> None:
-    """What the option table cannot check alone: options together, and the model's compat flag.
+def check_google_request(model: Model, options: StreamOptions, tools: Sequence[Tool] = ()) -> None:
+    """What the option table cannot check alone: options together, the model's compat flag,
+    and which built-in tools the model takes (with the context's ``tools``).
 
     Runs at the call (``check_request``), so none of these becomes a late error event.
     """
+    if options.server_tools:
+        check_server_tools(model, options.server_tools, tools)
     own = options.provider_options
     if own.get("thinking_level") is not None and own.get("thinking_budget") is not None:
         raise ValueError("options thinking_level and thinking_budget cannot be combined; give one of them")
@@ -159,6 +185,37 @@ def check_google_request(model: Model, options: StreamOptions) -> None:
 def _model_name(model: Model) -> str:
     """The model's own name, without a publisher prefix (``openai/gpt-oss-120b-maas``)."""
     return model.id.rsplit("/", 1)[-1].lower()
+
+
+def check_server_tools(model: Model, server_tools: Sequence[ServerTool], tools: Sequence[Tool]) -> None:
+    """``ValueError`` for built-in tools ``model`` cannot use (which API offers which tool and
+    setting is checked by the option table).
+
+    Google's built-in tools are for Gemini models (not the partner models Vertex AI
+    serves through this API). Gemini 1.x grounds with ``googleSearchRetrieval`` and has
+    no URL context, so ``WebSearch`` and ``WebFetch`` need Gemini 2.0 or later. Only
+    Gemini 3 and later combine built-in tools with function declarations in one
+    ``generateContent`` request.
+    """
+    if not is_gemini(model):
+        raise ValueError(
+            f"option server_tools: model {model.key} is not a Gemini model; Google's built-in tools "
+            "(Google Search, URL context, code execution) are for Gemini models"
+        )
+    version = gemini_version(model)
+    for i, tool in enumerate(server_tools):
+        if isinstance(tool, (WebSearch, WebFetch)) and version is not None and version < (2, 0):
+            what = "Google Search (googleSearch)" if isinstance(tool, WebSearch) else "URL context (urlContext)"
+            raise ValueError(
+                f"option server_tools[{i}]: {type(tool).__name__} needs Gemini 2.0 or later for {what}; "
+                f"model {model.key} cannot use it"
+            )
+    if tools and not is_gemini3(model):
+        raise ValueError(
+            f"option server_tools cannot be combined with the context's tools (function declarations) on "
+            f"model {model.key}: only Gemini 3 and later combine built-in tools with function calling; "
+            "drop one of the two or use a Gemini 3 model"
+        )
 
 
 def _requires_tool_call_id(model: Model) -> bool:
@@ -247,6 +304,9 @@ def _model_parts(message: AssistantMessage, model: Model, with_ids: bool) -> lis
             if not block.thinking.strip() and signature is None:
                 continue
             part = {"thought": True, "text": block.thinking} if own else {"text": block.thinking}
+        elif isinstance(block, ServerToolCall):
+            parts.extend(replay_parts(block, own, valid_signature))
+            continue
         elif isinstance(block, ToolCall):
             call: dict[str, Any] = {"name": block.name, "args": block.arguments}
             if with_ids:
@@ -368,12 +428,41 @@ def request_body(
     generation = generation_config(model, shaped, options, google)
     if generation:
         body["generationConfig"] = generation
+    tools: list[dict[str, Any]] = []
     if context.tools:
-        body["tools"] = [{"functionDeclarations": function_declarations(context.tools, google.tool_schema)}]
+        tools.append({"functionDeclarations": function_declarations(context.tools, google.tool_schema)})
         strict = any(tool.strict for tool in context.tools)
         if shaped.values.tool_choice is not None or strict:
             body["toolConfig"] = tool_config(shaped.values.tool_choice, strict=strict)
+    server_tools = options.server_tools or ()
+    tools.extend(server_tool_declarations(server_tools))
+    if tools:
+        body["tools"] = tools
+    if context.tools and server_tools and model.api == GOOGLE_GENERATIVE_AI.name:
+        # Gemini 3 combines built-in tools with functions when asked to show their calls
+        # (toolCall / toolResponse parts, replayed with the turn); Vertex AI takes no such flag.
+        body.setdefault("toolConfig", {})["includeServerSideToolInvocations"] = True
     return body
+
+
+def server_tool_declarations(tools: Sequence[ServerTool]) -> list[dict[str, Any]]:
+    """Gemini's built-in tools for ``server_tools`` (checked at the call): ``WebSearch`` ->
+    ``googleSearch`` (``excludeDomains`` from ``blocked_domains``, Vertex AI only), ``WebFetch``
+    -> ``urlContext``, ``CodeExecution`` -> ``codeExecution``."""
+    declarations: list[dict[str, Any]] = []
+    for tool in tools:
+        if isinstance(tool, WebSearch):
+            search: dict[str, Any] = {}
+            if tool.blocked_domains:
+                search["excludeDomains"] = list(tool.blocked_domains)
+            declarations.append({"googleSearch": search})
+        elif isinstance(tool, WebFetch):
+            declarations.append({"urlContext": {}})
+        elif isinstance(tool, CodeExecution):
+            declarations.append({"codeExecution": {}})
+        else:  # the option check refused it already
+            raise ValueError(f"option server_tools: {type(tool).__name__} is not a Gemini built-in tool")
+    return declarations
 
 
 # --------------------------------------------------------------------------- stream_simple

@@ -11,6 +11,17 @@ Each SSE event is a whole ``GenerateContentResponse`` (the stream has no ``[DONE
   ``willContinue``), assembled by :mod:`._google_partial_args`. A call without an
   ``id``, or with one already used in this message, gets a generated id that stays
   the same for the rest of the message.
+* Tools Google ran (:mod:`._google_server_tools` has the whole mapping):
+  ``executableCode`` parts open a :class:`~alchemy.types.ServerToolCall`
+  ``"code_execution"`` that the next ``codeExecutionResult`` part completes
+  (``failed`` unless ``OUTCOME_OK``); ``toolCall`` / ``toolResponse`` parts likewise
+  (named after their ``toolType``). A call that never gets its result ends
+  ``incomplete``. ``candidates[0].groundingMetadata`` and ``urlContextMetadata``
+  (merged over every event that has them) become a ``"google_search"`` and a
+  ``"url_context"`` block when the response ends: they are the **last blocks** of
+  the message, after the text they ground, because Gemini sends them with its last
+  events. The grounding supports become citations on the text blocks then, their
+  UTF-8 byte offsets turned into character offsets of the right block.
 * ``candidates[0].logprobsResult`` (asked for with ``logprobs`` / ``top_logprobs``):
   each event's ``chosenCandidates`` with the ``topCandidates`` of the same step are
   appended to ``message.logprobs``.
@@ -48,9 +59,23 @@ import orjson
 
 from ..errors import ErrorKind, ProviderStreamError, StreamInterruptedError
 from ..overflow import classify_error
-from ..types import TextContent, ThinkingContent, TokenLogprob, Usage
+from ..types import ServerToolCall, TextContent, ThinkingContent, TokenLogprob, Usage
 from ._chunks import NOT_JSON, loads_replacing_lone_surrogates
 from ._google_partial_args import PartialArguments
+from ._google_server_tools import (
+    CODE_EXECUTION,
+    URL_CONTEXT,
+    TextLayout,
+    code_status,
+    grounding_citations,
+    grounding_input,
+    grounding_name,
+    grounding_result,
+    merge_metadata,
+    part_extras,
+    url_context_input,
+    url_context_status,
+)
 from .base import SSEParser
 
 if TYPE_CHECKING:
@@ -167,6 +192,10 @@ class GeminiStreamParser(SSEParser):
         "_ids",
         "_id_token",
         "_id_counter",
+        "_awaiting",
+        "_grounding",
+        "_supports",
+        "_url_context",
     )
 
     def __init__(self, label: str, emitter: EventEmitter) -> None:
@@ -182,6 +211,10 @@ class GeminiStreamParser(SSEParser):
         self._ids: set[str] = set()
         self._id_token = secrets.token_hex(4)
         self._id_counter = 0
+        self._awaiting: dict[str, ServerToolCall] = {}  # server tool calls waiting for their result, by id
+        self._grounding: dict[str, Any] | None = None
+        self._supports: list[tuple[dict[str, Any], list[Any] | None]] = []
+        self._url_context: dict[str, Any] | None = None
 
     # -- events ------------------------------------------------------------------------
 
@@ -229,6 +262,12 @@ class GeminiStreamParser(SSEParser):
             logprobs = candidate.get("logprobsResult")
             if logprobs:
                 self._logprobs(logprobs)
+            grounding = candidate.get("groundingMetadata")
+            if grounding:
+                self._grounding_metadata(grounding)
+            url_context = candidate.get("urlContextMetadata")
+            if url_context:
+                self._url_context_metadata(url_context)
             if reason:
                 self._finish(reason, candidate)
             return
@@ -246,6 +285,7 @@ class GeminiStreamParser(SSEParser):
                 f"{self._label}'s stream ended before a finishReason arrived: the connection closed early"
             )
         self._end_call()
+        self._end_server_tools()
         self.emitter.done(self._stop_reason())
 
     # -- parts ---------------------------------------------------------------------------
@@ -276,9 +316,147 @@ class GeminiStreamParser(SSEParser):
             if call is not None:
                 self._function_call(call, part.get("thoughtSignature"))
                 continue
+            if self._server_part(part):
+                continue
             signature = part.get("thoughtSignature")
             if signature and self._call is None:
                 self._sign(ThinkingContent if part.get("thought") is True else TextContent, signature)
+
+    # -- tools the provider ran (see ._google_server_tools) ---------------------------
+
+    def _server_part(self, part: Mapping[str, Any]) -> bool:
+        """An ``executableCode`` / ``codeExecutionResult`` / ``toolCall`` / ``toolResponse``
+        part as a server tool call or its result; ``False`` for any other part."""
+        code = part.get("executableCode")
+        if code is not None:
+            self._server_call(part, "executableCode", _object(code, "executableCode"), CODE_EXECUTION, None)
+            return True
+        result = part.get("codeExecutionResult")
+        if result is not None:
+            result = _object(result, "codeExecutionResult")
+            self._server_result(part, "codeExecutionResult", result, result.get("id"), CODE_EXECUTION, None)
+            return True
+        call = part.get("toolCall")
+        if call is not None:
+            call = _object(call, "toolCall")
+            tool_type = str(call.get("toolType") or "tool")
+            args = call.get("args")
+            self._server_call(part, "toolCall", args if isinstance(args, dict) else {}, tool_type.lower(), call)
+            return True
+        response = part.get("toolResponse")
+        if response is not None:
+            response = _object(response, "toolResponse")
+            tool_type = str(response.get("toolType") or "tool")
+            value = response.get("response")
+            self._server_result(part, "toolResponse", value, response.get("id"), tool_type.lower(), tool_type)
+            return True
+        return False
+
+    def _server_call(
+        self, part: Mapping[str, Any], key: str, input: dict[str, Any], name: str, tool_call: Mapping[str, Any] | None
+    ) -> None:
+        """Opens a server tool call; it stays open for its result, which usually comes next."""
+        self._end_call()
+        emitter = self.emitter
+        wire: dict[str, Any] = {}
+        if tool_call is not None:
+            wire["toolType"] = tool_call.get("toolType")
+        extras = part_extras(part, key)
+        if extras:
+            wire["callPart"] = extras
+        given = (tool_call if tool_call is not None else input).get("id")
+        call_id = self._call_id(given, name)
+        emitter.server_tool_start(call_id, name, input=dict(input), wire=wire or None)
+        block = emitter.open_block
+        if isinstance(block, ServerToolCall):
+            self._awaiting[call_id] = block
+
+    def _server_result(
+        self, part: Mapping[str, Any], key: str, result: Any, given_id: object, name: str, tool_type: str | None
+    ) -> None:
+        """Gives ``result`` to the call it answers (by id, else the last one waiting of that
+        name); a result that answers no call becomes a block of its own."""
+        self._end_call()
+        emitter = self.emitter
+        status = code_status(result) if key == "codeExecutionResult" else "completed"
+        extras = part_extras(part, key)
+        wire = {"resultPart": extras} if extras else None
+        block = self._awaiting.pop(given_id, None) if isinstance(given_id, str) else None
+        if block is None:
+            for call_id in reversed(self._awaiting):
+                if self._awaiting[call_id].name == name:
+                    block = self._awaiting.pop(call_id)
+                    break
+        if block is None:
+            own_wire: dict[str, Any] = {"toolType": tool_type} if tool_type is not None else {}
+            if extras:
+                own_wire["resultPart"] = extras
+            emitter.server_tool(self._call_id(given_id, name), name, {}, result, status=status, wire=own_wire or None)
+            return
+        if emitter.open_block is block:
+            emitter.server_tool_end(result=result, status=status, wire=wire)
+            return
+        emitter.complete_server_tool(block.id, result=result, status=status, wire=wire or None)
+
+    def _grounding_metadata(self, metadata: Any) -> None:
+        """Keeps one event's ``groundingMetadata``: supports for the citations, the rest merged."""
+        metadata = _object(metadata, "groundingMetadata")
+        chunks = metadata.get("groundingChunks")
+        for support in metadata.get("groundingSupports") or ():
+            if isinstance(support, dict):
+                self._supports.append((support, chunks if isinstance(chunks, list) else None))
+        rest = grounding_result(metadata)
+        if any(rest.values()):
+            if self._grounding is None:
+                self._grounding = {}
+            merge_metadata(self._grounding, rest)
+
+    def _url_context_metadata(self, metadata: Any) -> None:
+        metadata = _object(metadata, "urlContextMetadata")
+        if self._url_context is None:
+            self._url_context = {}
+        merge_metadata(self._url_context, metadata)
+
+    def _end_server_tools(self) -> None:
+        """At the end of the response: calls that got no result are ``incomplete``; the grounding
+        and URL-context blocks are added (the last blocks, after the text they ground), and the
+        grounding supports become citations on the text blocks."""
+        emitter = self.emitter
+        for call_id, block in self._awaiting.items():
+            if emitter.open_block is block:
+                emitter.server_tool_end(status="incomplete")
+            else:
+                emitter.complete_server_tool(call_id, status="incomplete")
+        self._awaiting.clear()
+        grounding = self._grounding
+        if grounding is not None or self._supports:
+            grounding = grounding or {}
+            name = grounding_name(grounding)
+            emitter.server_tool(
+                self._call_id(None, name), name, grounding_input(grounding), grounding,
+                wire={"from": "groundingMetadata"},
+            )
+        url_context = self._url_context
+        if url_context is not None:
+            emitter.server_tool(
+                self._call_id(None, URL_CONTEXT), URL_CONTEXT, url_context_input(url_context), url_context,
+                status=url_context_status(url_context), wire={"from": "urlContextMetadata"},
+            )
+        if self._supports:
+            self._cite()
+
+    def _cite(self) -> None:
+        """The grounding supports as citations on the text blocks (byte offsets -> characters)."""
+        emitter = self.emitter
+        texts = [(i, block.text) for i, block in enumerate(emitter.message.content) if type(block) is TextContent]
+        chunks = (self._grounding or {}).get("groundingChunks")
+        fallback = chunks if isinstance(chunks, list) else []
+        supports = [(support, own if own is not None else fallback) for support, own in self._supports]
+        by_block: dict[int, list[Any]] = {}
+        for index, citation in grounding_citations(supports, TextLayout(texts)):
+            by_block.setdefault(index, []).append(citation)
+        for index, citations in by_block.items():
+            emitter.add_citations(citations, index=index)
 
     def _logprobs(self, result: Mapping[str, Any]) -> None:
         """One event's ``logprobsResult``: per step the chosen token, with that step's top candidates."""
@@ -475,3 +653,9 @@ def _blocked(label: str, feedback: Mapping[str, Any]) -> ProviderStreamError:
 def _preview(data: bytes) -> str:
     text = data[:200].decode("utf-8", "replace")
     return text + ("..." if len(data) > 200 else "")
+
+
+def _object(value: Any, name: str) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise TypeError(f"a part's {name} must be a JSON object, got {type(value).__name__}")
+    return value
