@@ -54,6 +54,8 @@ RESPONSES: Final = wire_apis.OPENAI_RESPONSES.name
 AZURE: Final = wire_apis.AZURE_OPENAI_RESPONSES.name
 GEMINI: Final = wire_apis.GOOGLE_GENERATIVE_AI.name
 VERTEX: Final = wire_apis.GOOGLE_VERTEX.name
+COMPLETIONS: Final = wire_apis.OPENAI_COMPLETIONS.name
+
 
 def _texts(owner: str, name: str, value: object) -> tuple[str, ...] | None:
     """A list of non-empty strings as a tuple (``None`` stays ``None``)."""
@@ -291,7 +293,7 @@ SERVER_TOOL_CLASSES: Final[tuple[type[ServerTool], ...]] = (
 )
 
 SERVER_TOOL_APIS: Final[Mapping[str, frozenset[str]]] = {
-    "web_search": frozenset({ANTHROPIC, RESPONSES, GEMINI, VERTEX}),
+    "web_search": frozenset({ANTHROPIC, RESPONSES, GEMINI, VERTEX, COMPLETIONS}),
     "web_fetch": frozenset({ANTHROPIC, GEMINI, VERTEX}),
     "code_execution": frozenset({ANTHROPIC, RESPONSES, AZURE, GEMINI, VERTEX}),
     "file_search": frozenset({RESPONSES, AZURE}),
@@ -304,10 +306,10 @@ SERVER_TOOL_APIS: Final[Mapping[str, frozenset[str]]] = {
 _ALL: Final = None
 FIELD_APIS: Final[Mapping[tuple[str, str], frozenset[str] | None]] = {
     ("web_search", "max_uses"): frozenset({ANTHROPIC}),
-    ("web_search", "allowed_domains"): frozenset({ANTHROPIC, RESPONSES}),
-    ("web_search", "blocked_domains"): frozenset({ANTHROPIC, VERTEX}),
-    ("web_search", "user_location"): frozenset({ANTHROPIC, RESPONSES}),
-    ("web_search", "context_size"): frozenset({RESPONSES}),
+    ("web_search", "allowed_domains"): frozenset({ANTHROPIC, RESPONSES, COMPLETIONS}),
+    ("web_search", "blocked_domains"): frozenset({ANTHROPIC, VERTEX, COMPLETIONS}),
+    ("web_search", "user_location"): frozenset({ANTHROPIC, RESPONSES, COMPLETIONS}),
+    ("web_search", "context_size"): frozenset({RESPONSES, COMPLETIONS}),
     ("web_fetch", "max_uses"): frozenset({ANTHROPIC}),
     ("web_fetch", "allowed_domains"): frozenset({ANTHROPIC}),
     ("web_fetch", "blocked_domains"): frozenset({ANTHROPIC}),

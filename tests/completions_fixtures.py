@@ -13,7 +13,10 @@ own JSON by a deliberately plain reading, independent of the provider's parser:
 * tool calls: arguments joined per call and parsed with ``orjson``;
 * usage: the last usage object (chunk, else choice, else ``x_groq``), with reasoning
   added to ``completion_tokens`` only when ``total_tokens`` shows it was left out;
-* stop reason: the last ``finish_reason`` (``tool_calls`` -> ``toolUse``).
+* stop reason: the last ``finish_reason`` (``tool_calls`` -> ``toolUse``);
+* citations: Perplexity's chunk-level ``search_results`` then ``citations`` (each URL
+  once, the first seen) cite the whole of the last text block; ``url_citation``
+  annotations of the deltas (each once) carry their character range.
 """
 
 from __future__ import annotations
@@ -78,6 +81,8 @@ class Expected:
     usage_raw: dict[str, Any] | None = None
     stop_reason: str = "stop"
     response_id: str | None = None
+    citations: list[tuple[Any, ...]] = field(default_factory=list)
+    """(url, title, cited_text, start, end, wire) of every source, in the order they came."""
 
     def usage(self, model: Model) -> Usage:
         raw = self.usage_raw or {}
@@ -114,9 +119,17 @@ def expected(payloads: list[dict[str, Any]]) -> Expected:
     out = Expected()
     # Raw blocks: [kind, text-or-args, signature/id, name]
     raw_blocks: list[list[Any]] = []
+    sources: dict[str, tuple[Any, ...]] = {}
+    annotations: list[tuple[Any, ...]] = []
     for chunk in payloads:
         if out.response_id is None and chunk.get("id"):
             out.response_id = chunk["id"]
+        for entry in chunk.get("search_results") or []:
+            url = entry["url"]
+            if url not in sources or sources[url][5] == {"url": url}:
+                sources[url] = (url, entry.get("title"), None, None, None, entry)
+        for url in chunk.get("citations") or []:
+            sources.setdefault(url, (url, None, None, None, None, {"url": url}))
         usage = chunk.get("usage")
         choices = chunk.get("choices") or []
         if choices:
@@ -144,6 +157,11 @@ def expected(payloads: list[dict[str, Any]]) -> Expected:
                     current = ["toolCall", "", call_id, function.get("name") or ""]
                     raw_blocks.append(current)
                 current[1] += function.get("arguments") or ""
+            for item in delta.get("annotations") or []:
+                body = item["url_citation"]
+                key = (body["url"], body.get("title"), body.get("content"), body["start_index"], body["end_index"], item)
+                if key not in annotations:
+                    annotations.append(key)
             if choice.get("finish_reason"):
                 out.stop_reason = {"tool_calls": "toolUse", "length": "length"}.get(choice["finish_reason"], "stop")
             usage = usage or choice.get("usage")
@@ -157,6 +175,7 @@ def expected(payloads: list[dict[str, Any]]) -> Expected:
             out.blocks.append(("thinking", (value, extra)))
         else:
             out.blocks.append(("toolCall", (extra, name, orjson.loads(value) if value else {})))
+    out.citations = list(sources.values()) + annotations
     if out.tool_calls and out.stop_reason == "stop":
         out.stop_reason = "toolUse"
     return out
@@ -175,6 +194,14 @@ def assert_matches(message: AssistantMessage, path: Path, model: Model) -> None:
             assert isinstance(block, ToolCall)
             got.append(("toolCall", (block.id, block.name, block.arguments)))
     assert got == want.blocks
+    cited = [
+        (c.url, c.title, c.cited_text, c.start, c.end, c.wire)
+        for block in message.content
+        if isinstance(block, TextContent)
+        for c in block.citations or []
+    ]
+    assert cited == want.citations
+    assert all(c.kind == "url" for block in message.content if isinstance(block, TextContent) for c in block.citations or [])
     assert message.stop_reason == want.stop_reason
     assert message.response_id == want.response_id
     assert message.usage == want.usage(model)

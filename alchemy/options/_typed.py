@@ -136,6 +136,7 @@ class OpenAICompletionsOptions(TypedDict, total=False):
     response_format: Mapping[str, Any] | type | str | None
     output_schema: Mapping[str, Any] | None
     foreign_thinking: Literal['drop', 'text'] | None
+    server_tools: Sequence[ServerTool] | None
     foreign_server_tools: Literal['drop', 'text'] | None
     reasoning_effort: Literal['none', 'minimal', 'low', 'medium', 'high', 'xhigh'] | None
     service_tier: Literal['auto', 'default', 'flex', 'priority', 'scale'] | None

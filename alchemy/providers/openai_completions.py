@@ -15,7 +15,8 @@ Request building, in order:
   take it, else ``system``;
 * user turns: a string, or ``text`` and ``image_url`` (base64 data URL) parts;
 * assistant turns: the text blocks joined into one string (arrays make some servers
-  echo their structure), tool calls with JSON arguments; earlier reasoning of the same
+  echo their structure; their citations stay on the message but are not sent: Chat
+  Completions takes no annotations back), tool calls with JSON arguments; earlier reasoning of the same
   model is replayed where the model says it wants it back (``model.interleaved``:
   ``"reasoning_content"`` and the like name the field, ``True`` replays it in the
   field it arrived in, ``"reasoning_details"`` sends OpenRouter's array), and
@@ -31,6 +32,15 @@ Request building, in order:
   (the ``reasoning`` level mapped through :mod:`alchemy.model_facts`; see
   :mod:`~alchemy.providers.openai_compat` for the formats), OpenRouter / Vercel
   routing and OpenRouter's Anthropic cache control, per compat;
+* web search (``server_tools=[WebSearch(...)]``), where the host offers it: OpenAI's
+  search models (``gpt-5-search-api``, ``gpt-4o-search-preview``,
+  ``gpt-4o-mini-search-preview`` and their dated snapshots) take ``web_search_options``
+  (``context_size`` -> ``search_context_size``; ``user_location`` -> ``{type:
+  "approximate", approximate: {city, region, country, timezone}}``); OpenRouter takes
+  its web plugin, ``plugins: [{id: "web"}]`` (``allowed_domains`` -> ``include_domains``,
+  ``blocked_domains`` -> ``exclude_domains``). Every other host and model refuses it at
+  the call, as it does a setting its host does not carry. The results come back only as
+  citations (:mod:`~alchemy.providers.openai_completions_stream`);
 * ``extra_body`` deep-merged last.
 
 Options (checked at the call, :mod:`alchemy.options`): the canonical ``stop``,
@@ -65,6 +75,7 @@ from ..model_facts import (
     uses_adaptive_thinking,
 )
 from ..request import HttpRequest
+from ..server_tools import ServerTool, WebSearch
 from ..strict_tools import wire_parameters
 from ..structured import openai_response_format
 from ..wire_apis import OPENAI_COMPLETIONS
@@ -130,6 +141,83 @@ def _is_openai(model: Model) -> bool:
 def _keeps_store_false(options: StreamOptions) -> bool:
     """Whether the request keeps alchemy's ``store: false`` (``extra_body`` may ask OpenAI to store it)."""
     return not (options.extra_body and options.extra_body.get("store") is True)
+
+
+# --------------------------------------------------------------------------- web search
+
+OPENAI_SEARCH_MODELS: Final = ("gpt-5-search-api", "gpt-4o-search-preview", "gpt-4o-mini-search-preview")
+"""OpenAI's Chat Completions models that search the web (dated snapshots share the prefix)."""
+_WEB_SEARCH_HOSTS: Final = (
+    f"OpenAI's search models ({', '.join(OPENAI_SEARCH_MODELS)}) and OpenRouter's web plugin; "
+    "the openai-responses, anthropic-messages and Google APIs offer it too"
+)
+_SEARCH_SETTINGS: Final[Mapping[str, tuple[str, ...]]] = {
+    "openai": ("context_size", "user_location"),
+    "openrouter": ("allowed_domains", "blocked_domains"),
+}
+"""The WebSearch settings each Chat Completions host carries (the rest are refused at the call)."""
+_SEARCH_HOST_NAMES: Final = {"openai": "OpenAI's web_search_options", "openrouter": "OpenRouter's web plugin"}
+
+
+def _is_openai_search_model(model: Model) -> bool:
+    return _is_openai(model) and model.id.startswith(OPENAI_SEARCH_MODELS)
+
+
+def _is_openrouter(model: Model) -> bool:
+    return model.provider == "openrouter" or _on(_host(model.base_url), "openrouter.ai")
+
+
+def _search_host(model: Model) -> str | None:
+    """Which way this model searches the web on Chat Completions: ``"openai"``, ``"openrouter"`` or ``None``."""
+    if _is_openai_search_model(model):
+        return "openai"
+    if _is_openrouter(model):
+        return "openrouter"
+    return None
+
+
+def _check_server_tools(model: Model, tools: Sequence[ServerTool]) -> None:
+    """Refuses a server tool, or a WebSearch setting, that this host and model cannot carry."""
+    host = _search_host(model)
+    for i, tool in enumerate(tools):
+        if not isinstance(tool, WebSearch):
+            raise ValueError(
+                f"option server_tools[{i}]: {type(tool).__name__} is not offered on Chat Completions; "
+                "only WebSearch is, where the host offers it"
+            )
+        if host is None:
+            raise ValueError(
+                f"option server_tools[{i}]: WebSearch is not offered by {_provider_label(model)} on Chat "
+                f"Completions (model {model.key}); on this API it is offered by {_WEB_SEARCH_HOSTS}"
+            )
+        carried = _SEARCH_SETTINGS[host]
+        for setting in tool.given():
+            if setting not in carried:
+                takers = [name for key, name in _SEARCH_HOST_NAMES.items() if setting in _SEARCH_SETTINGS[key]]
+                raise ValueError(
+                    f"option server_tools[{i}]: WebSearch({setting}=...) is not carried by "
+                    f"{_SEARCH_HOST_NAMES[host]} (model {model.key}); "
+                    f"on Chat Completions it is by {' and '.join(takers) or 'no host'}"
+                )
+
+
+def _web_search_fields(host: str, search: WebSearch) -> dict[str, Any]:
+    """The body fields that switch web search on (the settings were checked at the call)."""
+    if host == "openai":
+        options: dict[str, Any] = {}
+        if search.context_size is not None:
+            options["search_context_size"] = search.context_size
+        if search.user_location is not None:
+            place = search.user_location.to_wire()
+            del place["type"]
+            options["user_location"] = {"type": "approximate", "approximate": place}
+        return {"web_search_options": options}
+    plugin: dict[str, Any] = {"id": "web"}
+    if search.allowed_domains:
+        plugin["include_domains"] = list(search.allowed_domains)
+    if search.blocked_domains:
+        plugin["exclude_domains"] = list(search.blocked_domains)
+    return {"plugins": [plugin]}
 
 
 # --------------------------------------------------------------------------- reasoning
@@ -528,7 +616,9 @@ class OpenAICompletionsProvider(HttpProvider):
 
         ``metadata`` goes to OpenAI's own API only with a stored completion (it rejects
         it with ``store: false``, which alchemy sends unless ``extra_body`` sets
-        ``store: true``); ``logprobs=False`` contradicts ``top_logprobs``.
+        ``store: true``); ``logprobs=False`` contradicts ``top_logprobs``; ``server_tools``
+        takes WebSearch only on OpenAI's search models and OpenRouter, with the settings
+        that host carries.
         """
         if options.metadata and _is_openai(model) and _keeps_store_false(options):
             raise ValueError(
@@ -538,6 +628,8 @@ class OpenAICompletionsProvider(HttpProvider):
             )
         if options.logprobs is False and options.top_logprobs is not None:
             raise ValueError("option top_logprobs needs logprobs: drop logprobs=False (top_logprobs implies it)")
+        if options.server_tools:
+            _check_server_tools(model, options.server_tools)
 
     # -- the request --------------------------------------------------------------------
 
@@ -608,6 +700,10 @@ class OpenAICompletionsProvider(HttpProvider):
             body["provider"] = dict(compat.open_router_routing)
         if compat.vercel_gateway_routing and _on(host, "ai-gateway.vercel.sh"):
             body["providerOptions"] = {"gateway": dict(compat.vercel_gateway_routing)}
+        search = next((t for t in options.server_tools or () if isinstance(t, WebSearch)), None)
+        search_host = _search_host(model) if search is not None else None
+        if search is not None and search_host is not None:
+            body.update(_web_search_fields(search_host, search))
         self.with_extra_body(body, options)
 
         key = self.api_key(model, options, required=not is_loopback_url(base_url))

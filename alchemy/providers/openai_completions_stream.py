@@ -370,7 +370,9 @@ class _Sources:
             if not final:
                 return
             emitter.text_start()  # sources of an answer with no text: an empty text block holds them
-            texts = [(len(content) - 1, content[-1])]
+            block = content[-1]
+            assert type(block) is TextContent
+            texts = [(len(content) - 1, block)]
         if self.whole:
             emitter.add_citations(self.whole, index=texts[-1][0])
             self.whole = []
