@@ -5,10 +5,12 @@ provider's parser: the items of ``response.output_item.done`` events give the bl
 (reasoning -> thinking with the item as signature, message -> text with its id and
 phase, function_call -> a tool call ``call_id|id`` with parsed arguments; the
 client-executed custom and built-in tool calls -> a tool call with ``{"input": text}``
-or the item's ``operation`` / ``action``; any other item type is server-side and
-leaves no block: so are custom calls of tools the response does not echo as custom
-(xAI's search tools) and shell calls in a hosted container), the terminal response
-gives the usage, the stop reason and the response id.
+or the item's ``operation`` / ``action``; the items the server ran -> a server tool call
+with the name, input, result and status read off the item by the table below (custom
+calls of tools the response does not echo as custom, xAI's search tools, and shell calls
+in a hosted container among them); other item types leave no block), message items'
+annotations give the text block's citations, the terminal response gives the usage, the
+stop reason and the response id.
 
 Some fixtures hold several responses (an agent loop recorded request after request);
 :func:`segments` splits them at each ``response.created``.
@@ -84,14 +86,71 @@ def wire(events: list[dict[str, Any]]) -> bytes:
     return b"".join(out)
 
 
+# Server-run item type -> (tool name or None for the item's own name, how the input reads, result fields).
+_SERVER = {
+    "web_search_call": ("web_search", "action", ()),
+    "file_search_call": ("file_search", ("queries",), ("results",)),
+    "code_interpreter_call": ("code_interpreter", ("code", "container_id"), ("outputs",)),
+    "image_generation_call": ("image_generation", ("prompt", "revised_prompt"), ("result",)),
+    "mcp_list_tools": ("mcp_list_tools", (), ("tools",)),
+    "mcp_call": (None, "arguments:json", ("output", "error")),
+    "mcp_approval_request": (None, "arguments:json", ()),
+    "tool_search_call": ("tool_search", "arguments", ()),
+    "tool_search_output": ("tool_search", (), ("tools",)),
+    "shell_call": ("shell", "action", ()),
+    "shell_call_output": ("shell", (), ("output",)),
+    "program": ("program", ("code",), ()),
+    "custom_tool_call": (None, "input:json", ()),
+}
+
+
+def _server_call(item: dict[str, Any]) -> tuple[str, Any]:
+    """What a server-run item says: ``("serverToolCall", (id, name, input, result, status, item))``."""
+    name, reads, results = _SERVER[item["type"]]
+    if isinstance(reads, str):
+        field_name, _, as_json = reads.partition(":")
+        value = item.get(field_name)
+        value = orjson.loads(value) if as_json and value else value
+        arguments = value if isinstance(value, dict) else {}
+    else:
+        arguments = {key: item[key] for key in reads if key in item}
+    result = next((item[key] for key in results if item.get(key) is not None), None)
+    if item["type"] == "mcp_approval_request":
+        status = "awaiting_approval"
+    elif item.get("error"):
+        status = "failed"
+    else:
+        status = item.get("status") if item.get("status") in ("failed", "incomplete") else "completed"
+    return ("serverToolCall", (item["id"], name or item["name"], arguments, result, status, item))
+
+
+def _citations(item: dict[str, Any]) -> list[dict[str, Any]]:
+    """The citations a message item's annotations give, as ``Citation.to_dict()`` would write them."""
+    out: list[dict[str, Any]] = []
+    offset = 0
+    for part in item.get("content") or []:
+        for note in part.get("annotations") or [] if part.get("type") == "output_text" else []:
+            start = note.get("index", note.get("start_index"))
+            end = note.get("index", note.get("end_index"))
+            kind = "url" if note["type"] == "url_citation" else "file"
+            citation = {"kind": kind, "url": note.get("url"), "title": note.get("title"),
+                        "fileId": note.get("file_id"), "filename": note.get("filename"),
+                        "start": None if start is None else offset + start,
+                        "end": None if end is None else offset + end, "wire": note}  # fmt: skip
+            out.append({key: value for key, value in citation.items() if value is not None})
+        offset += len(part.get("text", "") if part.get("type") == "output_text" else part.get("refusal", ""))
+    return out
+
+
 @dataclass
 class Expected:
     """What one recorded response says the final message must hold."""
 
     blocks: list[tuple[str, Any]] = field(default_factory=list)
-    """``("thinking", (text, item))``, ``("text", (text, id, phase))``, ``("toolCall", (id, name, args))``."""
+    """``("thinking", (text, item))``, ``("text", (text, id, phase, citations))``, ``("toolCall", (id, name, args))``,
+    ``("serverToolCall", (id, name, input, result, status, item))``."""
     skipped: list[str] = field(default_factory=list)
-    """Types of the server-side items that leave no block."""
+    """Types of the items that leave no block (client tool search, compaction)."""
     stop_reason: str = "stop"
     error_fragments: tuple[str, ...] = ()
     response_id: str | None = None
@@ -160,6 +219,7 @@ def expected_from(events: list[dict[str, Any]]) -> Expected:
     expected = Expected()
     text_deltas: dict[str, list[str]] = {}
     custom_names: set[str] | None = None
+    indexes: list[int] = []
     for event in events:
         kind = event.get("type")
         if kind in ("response.output_text.delta", "response.refusal.delta"):
@@ -171,6 +231,7 @@ def expected_from(events: list[dict[str, Any]]) -> Expected:
                 custom_names = {tool.get("name") for tool in tools if tool.get("type") == "custom"}
         elif kind == "response.output_item.done":
             item = event["item"]
+            indexes.append(event.get("output_index", len(indexes)))  # blocks come in output order
             item_type = item["type"]
             if item_type == "reasoning":
                 expected.blocks.append(("thinking", (_reasoning_text(item), item)))
@@ -180,19 +241,23 @@ def expected_from(events: list[dict[str, Any]]) -> Expected:
                     for part in item.get("content") or []
                 )
                 text = _streamed(text, text_deltas.get(item["id"], []))
-                expected.blocks.append(("text", (text, item["id"], item.get("phase"))))
+                expected.blocks.append(("text", (text, item["id"], item.get("phase"), _citations(item))))
             elif item_type == "function_call":
                 arguments = orjson.loads(item["arguments"]) if item.get("arguments") else {}
                 expected.blocks.append(("toolCall", (f"{item['call_id']}|{item['id']}", item["name"], arguments)))
             elif (call := _client_call(item, custom_names)) is not None:
                 expected.blocks.append(call)
+            elif item_type in _SERVER and item.get("execution") != "client":
+                expected.blocks.append(_server_call(item))
             else:
                 expected.skipped.append(item_type)
+                indexes.pop()
         elif kind == "response.completed":
             response = event["response"]
             expected.usage = response.get("usage")
             expected.service_tier = response.get("service_tier")
             status = response.get("status")
+            expected.blocks = [block for _, block in sorted(zip(indexes, expected.blocks), key=lambda pair: pair[0])]
             has_calls = any(block[0] == "toolCall" for block in expected.blocks)
             expected.stop_reason = "length" if status == "incomplete" else ("toolUse" if has_calls else "stop")
             break
@@ -206,7 +271,8 @@ def expected_from(events: list[dict[str, Any]]) -> Expected:
 
 def check_message(message: Any, expected: Expected, model: Model, *, requested_tier: str | None = None) -> None:
     """Asserts that a final message holds exactly what the recorded response says."""
-    from alchemy.types import TextContent, ThinkingContent, ToolCall
+    from alchemy.providers._responses_shared import server_item
+    from alchemy.types import ServerToolCall, TextContent, ThinkingContent, ToolCall
 
     assert message.stop_reason == expected.stop_reason, message.error_message
     if expected.stop_reason == "error":
@@ -223,12 +289,20 @@ def check_message(message: Any, expected: Expected, model: Model, *, requested_t
             assert block.thinking == text
             assert orjson.loads(block.thinking_signature or "null") == item
         elif kind == "text":
-            text, item_id, phase = value
+            text, item_id, phase, citations = value
             assert isinstance(block, TextContent)
             assert block.text == text
             signature = orjson.loads(block.text_signature or "null")
             assert signature["id"] == item_id
             assert signature.get("phase") == phase
+            assert [citation.to_dict() for citation in block.citations or []] == citations
+        elif kind == "serverToolCall":
+            call_id, name, arguments, result, status, item = value
+            assert isinstance(block, ServerToolCall)
+            assert (block.id, block.name, block.input, block.result, block.status) == (
+                call_id, name, arguments, result, status)  # fmt: skip
+            assert block.provider == message.provider
+            assert server_item(block) == item  # the item goes back exactly as it came
         else:
             call_id, name, arguments = value
             assert isinstance(block, ToolCall)

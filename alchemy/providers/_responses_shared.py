@@ -21,6 +21,27 @@ the target model itself gets its reasoning and item ids back; another model's
 function calls keep their ``call_id`` alone, so the API does not look for the
 reasoning item they were paired with.
 
+**Server tools and citations.** ``server_tools`` become ``tools`` entries:
+``WebSearch`` -> ``web_search`` (``filters.allowed_domains``, ``user_location``,
+``search_context_size``), ``FileSearch`` -> ``file_search`` (``vector_store_ids``,
+``max_num_results``, ``filters``), ``CodeExecution`` -> ``code_interpreter`` (container
+``{"type": "auto", "file_ids"}`` or a container id), ``McpServer`` -> ``mcp``
+(``server_label``, ``server_url``, ``authorization``, ``allowed_tools``, ``headers``,
+``require_approval``, ``server_description``), ``ImageGeneration`` -> ``image_generation``
+(its settings as named). Enabled tools add their ``include`` entries
+(``web_search_call.action.sources``, ``code_interpreter_call.outputs``,
+``file_search_call.results``). xAI models refuse at the call a ``WebSearch`` with a user
+location or context size, or more than five domains. A :class:`~alchemy.types.ServerToolCall`
+(only the same provider's and API's reach this module, :mod:`alchemy.transform`) goes
+back as the output item it came from, rebuilt exactly (:func:`server_item`), both with
+``store: false`` (OpenAI) and with the service's default (Azure): the API reference
+takes every one of these item types as input, in full, so no ``item_reference`` is
+needed. With ``store: false`` a ``web_search_call`` goes without its ``id``, as OpenAI's
+own Codex client sends it (the id names an item that was never stored). Citations go back as the ``annotations`` of the ``output_text`` part (their
+ranges are the block's, as one part is replayed). An :func:`alchemy.server_tools.approve`
+answer becomes ``{"type": "mcp_approval_response", "approval_request_id", "approve",
+"reason"?}``.
+
 The call's options arrive checked (:mod:`alchemy.options`); this module only maps
 them: ``top_p``, ``parallel_tool_calls``, ``metadata``, structured output
 (``text.format``, :mod:`alchemy.structured`), ``tool_choice`` (canonical ->
@@ -44,10 +65,48 @@ once, and each block ends when its own item is done; since blocks are sequential
 an item's events wait while an earlier item is still open (see :class:`ResponsesParser`).
 Custom tool calls become tool calls with ``{"input": text}`` arguments (the text
 streams JSON-escaped through the merger); built-in calls become tool calls whose
-arguments are the item's ``operation`` / ``action``. Items the server ran itself (web and file
-search, code interpreter, image generation, MCP, shell, ...) are skipped without
-breaking the stream and logged at debug level on the ``alchemy.providers.responses``
-logger. ``error`` and ``response.failed`` end the stream with a clear error
+arguments are the item's ``operation`` / ``action``. Items the server ran itself become
+:class:`~alchemy.types.ServerToolCall` blocks (``servertool_*`` events): the block opens at
+``output_item.added`` and closes at ``output_item.done`` with the whole item; progress
+events (``response.<item>.completed`` / ``.failed``) set its status first. The mapping
+(item type -> name; input; result), every other field kept in ``wire``:
+
+=========================  =====================  ================================  ===============
+``web_search_call``        ``web_search``         its ``action``                    --
+``file_search_call``       ``file_search``        ``{queries}``                     ``results``
+``code_interpreter_call``  ``code_interpreter``   ``{code, container_id}`` (the     ``outputs``
+                                                  code streams from ``*_code.delta``)
+``image_generation_call``  ``image_generation``   ``{prompt / revised_prompt}``     ``result``
+                                                                                    (partial images
+                                                                                    stand until then)
+``mcp_list_tools``         ``mcp_list_tools``     ``{}``                            ``tools``
+``mcp_call``               the MCP tool's name    its ``arguments`` (streamed)      ``output``, or
+                                                                                    ``error`` (failed)
+``mcp_approval_request``   the MCP tool's name    its ``arguments``                 -- (status
+                                                                                    ``awaiting_approval``)
+``tool_search_call``       ``tool_search``        its ``arguments``                 --
+``tool_search_output``     ``tool_search``        ``{}``                            ``tools``
+``shell_call`` (hosted)    ``shell``              its ``action``                    --
+``shell_call_output``      ``shell``              ``{}``                            ``output``
+``program``                ``program``            ``{code}``                        -- (a later
+                                                                                    response's)
+``custom_tool_call``       its ``name``           its ``input`` (JSON, streamed)    --
+(a tool the response
+does not echo: xAI's)
+=========================  =====================  ================================  ===============
+
+A call and its output item (tool search, hosted shell) are two blocks, as on the wire.
+The status is the item's when final (``completed``, ``failed``, ``incomplete``), ``failed``
+when it carries an ``error``, else ``completed`` once the item is done; the raw status
+stays in ``wire``. JSON text that ``orjson`` would not write the same way (an MCP
+call's ``arguments`` with spaces) stays in ``wire`` as sent. A client-run tool search
+(``execution: "client"``) and unknown item types (``compaction``...) are skipped
+without breaking the stream and logged at debug level on the
+``alchemy.providers.responses`` logger. Annotations (the done message item's, else
+``response.output_text.annotation.added`` events) become the text block's citations:
+``url_citation`` -> ``url`` (``start_index`` / ``end_index`` shifted to the block's text),
+``file_citation`` / ``file_path`` (``index``: ``start == end``) and
+``container_file_citation`` -> ``file``; the annotation is the citation's ``wire``. ``error`` and ``response.failed`` end the stream with a clear error
 (retryable for rate-limit and server kinds).
 """
 
@@ -72,8 +131,10 @@ from ..types import (
     CUSTOM_TOOL_INPUT,
     AssistantMessage,
     BuiltinTool,
+    Citation,
     CustomTool,
     ImageContent,
+    ServerToolCall,
     TextContent,
     ThinkingContent,
     TokenLogprob,
@@ -92,7 +153,8 @@ if TYPE_CHECKING:
     from ..capabilities import ShapedRequest, ToolChoice
     from ..emitter import EventEmitter
     from ..options import StreamOptions
-    from ..types import Context, Message, Model, StopReason
+    from ..server_tools import ServerTool
+    from ..types import Context, Message, Model, ServerToolStatus, StopReason
 
 __all__ = [
     "ENCRYPTED_REASONING",
@@ -101,8 +163,14 @@ __all__ = [
     "RESPONSES_ERROR_KINDS",
     "ResponsesParser",
     "ResponsesSettings",
+    "SERVER_ITEM_TYPES",
     "build_body",
     "check_request",
+    "citation_of",
+    "server_call_parts",
+    "server_item",
+    "server_tool_entries",
+    "server_tool_includes",
     "convert_messages",
     "convert_tool_choice",
     "convert_tools",
@@ -196,6 +264,32 @@ def check_request(model: Model, options: StreamOptions) -> None:
             )
     if options.metadata:
         _check_metadata(options.metadata)
+    if options.server_tools and model.provider == "xai":
+        _check_xai_server_tools(options.server_tools)
+
+
+XAI_MAX_DOMAINS: Final = 5
+"""How many ``allowed_domains`` xAI's ``web_search`` takes."""
+
+
+def _check_xai_server_tools(tools: list[ServerTool]) -> None:
+    """xAI's ``web_search`` takes domain filters (at most five) but no user location or context size."""
+    from ..server_tools import WebSearch
+
+    for i, tool in enumerate(tools):
+        if not isinstance(tool, WebSearch):
+            continue
+        for setting in ("user_location", "context_size"):
+            if getattr(tool, setting) is not None:
+                raise ValueError(
+                    f"option server_tools[{i}]: WebSearch({setting}=...) is not offered by xAI's web_search; "
+                    "it takes allowed_domains"
+                )
+        if tool.allowed_domains and len(tool.allowed_domains) > XAI_MAX_DOMAINS:
+            raise ValueError(
+                f"option server_tools[{i}]: xAI's web_search takes at most {XAI_MAX_DOMAINS} allowed_domains, "
+                f"got {len(tool.allowed_domains)}"
+            )
 
 
 def _check_metadata(metadata: Mapping[str, Any]) -> None:
@@ -402,8 +496,13 @@ class _MessageIds:
         return stored
 
 
+_UNSTORED_WITHOUT_ID: Final = frozenset({"web_search_call"})
+"""Server items sent back without their id when ``store`` is false: OpenAI's own Codex client
+replays its web searches that way (the id would name an item that was never stored)."""
+
+
 def _assistant_items(
-    message: AssistantMessage, model: Model, ids: _MessageIds, kinds: Mapping[str, Tool]
+    message: AssistantMessage, model: Model, ids: _MessageIds, kinds: Mapping[str, Tool], store: bool | None
 ) -> list[dict[str, Any]]:
     own = is_same_model(message, model)
     items: list[dict[str, Any]] = []
@@ -416,10 +515,11 @@ def _assistant_items(
             if not block.text:
                 continue
             stored_id, phase = parse_text_signature(block.text_signature) if own else (None, None)
+            annotations = [_annotation(citation) for citation in block.citations or ()]
             item: dict[str, Any] = {
                 "type": "message",
                 "role": "assistant",
-                "content": [{"type": "output_text", "text": block.text, "annotations": []}],
+                "content": [{"type": "output_text", "text": block.text, "annotations": annotations}],
                 "status": "completed",
                 "id": ids(stored_id),
             }
@@ -432,11 +532,33 @@ def _assistant_items(
             if own and item_id:
                 call["id"] = item_id
             items.append(call)
+        elif isinstance(block, ServerToolCall):
+            server = server_item(block)  # only the same API's calls get here (alchemy.transform)
+            if store is False and server.get("type") in _UNSTORED_WITHOUT_ID:
+                del server["id"]
+            items.append(server)
     return items
 
 
-def convert_messages(context: Context, model: Model) -> list[dict[str, Any]]:
-    """The ``input`` items of a shaped conversation (see the module docstring)."""
+def _approval_response(result: ToolResultMessage) -> dict[str, Any] | None:
+    """The ``mcp_approval_response`` of an :func:`alchemy.server_tools.approve` answer, else ``None``."""
+    details = result.details
+    if not isinstance(details, dict) or not isinstance(details.get("approve"), bool):
+        return None
+    item: dict[str, Any] = {
+        "type": "mcp_approval_response",
+        "approval_request_id": result.tool_call_id,
+        "approve": details["approve"],
+    }
+    reason = details.get("reason")
+    if isinstance(reason, str) and reason:
+        item["reason"] = reason
+    return item
+
+
+def convert_messages(context: Context, model: Model, store: bool | None = None) -> list[dict[str, Any]]:
+    """The ``input`` items of a shaped conversation (see the module docstring); ``store`` is the
+    request's ``store`` field (``None``: not sent)."""
     items: list[dict[str, Any]] = []
     if context.system_prompt:
         items.append({"role": "developer" if model.reasoning else "system", "content": context.system_prompt})
@@ -449,9 +571,10 @@ def convert_messages(context: Context, model: Model) -> list[dict[str, Any]]:
             if parts:
                 items.append({"role": "user", "content": parts})
         elif isinstance(message, AssistantMessage):
-            items.extend(_assistant_items(message, model, ids, kinds))
+            items.extend(_assistant_items(message, model, ids, kinds, store))
         else:
-            items.append(_result_item(message, kinds.get(message.tool_name)))
+            approval = _approval_response(message)
+            items.append(approval if approval is not None else _result_item(message, kinds.get(message.tool_name)))
     return items
 
 
@@ -464,6 +587,75 @@ def _reasoning_field(settings: ResponsesSettings) -> dict[str, Any] | None:
     if effort is not None:
         return {"effort": effort, "summary": summary or "auto"}
     return {"summary": summary} if summary is not None else None
+
+
+# server tools
+
+
+def _server_tool_entry(tool: ServerTool) -> dict[str, Any]:
+    """One ``tools`` entry for a :mod:`alchemy.server_tools` declaration (settings not given are left out)."""
+    from ..server_tools import CodeExecution, FileSearch, ImageGeneration, McpServer, WebSearch
+
+    entry: dict[str, Any]
+    if isinstance(tool, WebSearch):
+        entry = {"type": "web_search"}
+        if tool.allowed_domains:
+            entry["filters"] = {"allowed_domains": list(tool.allowed_domains)}
+        if tool.user_location is not None:
+            entry["user_location"] = tool.user_location.to_wire()
+        if tool.context_size is not None:
+            entry["search_context_size"] = tool.context_size
+    elif isinstance(tool, FileSearch):
+        entry = {"type": "file_search", "vector_store_ids": list(tool.vector_store_ids)}
+        if tool.max_num_results is not None:
+            entry["max_num_results"] = tool.max_num_results
+        if tool.filters is not None:
+            entry["filters"] = dict(tool.filters)
+    elif isinstance(tool, CodeExecution):
+        container: str | dict[str, Any] = tool.container or {"type": "auto"}
+        if tool.file_ids and isinstance(container, dict):
+            container["file_ids"] = list(tool.file_ids)
+        entry = {"type": "code_interpreter", "container": container}
+    elif isinstance(tool, McpServer):
+        entry = {"type": "mcp", "server_label": tool.name, "server_url": tool.url}
+        for key, value in (
+            ("authorization", tool.authorization),
+            ("allowed_tools", list(tool.allowed_tools) if tool.allowed_tools is not None else None),
+            ("headers", dict(tool.headers) if tool.headers is not None else None),
+            ("require_approval", tool.require_approval),
+            ("server_description", tool.description),
+        ):
+            if value is not None:
+                entry[key] = value
+    elif isinstance(tool, ImageGeneration):
+        entry = {"type": "image_generation", **tool.given()}
+    else:  # the option check refuses the others at the call
+        raise ValueError(f"option server_tools: {type(tool).__name__} is not offered by the Responses API")
+    return entry
+
+
+def server_tool_entries(tools: Iterable[ServerTool]) -> list[dict[str, Any]]:
+    """The ``tools`` entries of the call's ``server_tools`` (``web_search``, ``file_search``,
+    ``code_interpreter``, ``mcp``, ``image_generation``)."""
+    return [_server_tool_entry(tool) for tool in tools]
+
+
+_SERVER_TOOL_INCLUDES: Final[Mapping[str, str]] = {
+    "web_search": "web_search_call.action.sources",
+    "code_execution": "code_interpreter_call.outputs",
+    "file_search": "file_search_call.results",
+}
+"""The ``include`` entry that makes each server tool's results come back in its items."""
+
+
+def server_tool_includes(tools: Iterable[ServerTool]) -> list[str]:
+    """The ``include`` entries the enabled server tools need (only theirs, in the tools' order)."""
+    out: list[str] = []
+    for tool in tools:
+        entry = _SERVER_TOOL_INCLUDES.get(tool.kind)
+        if entry is not None and entry not in out:
+            out.append(entry)
+    return out
 
 
 def build_body(
@@ -490,7 +682,7 @@ def build_body(
     context = shaped.context
     body: dict[str, Any] = {
         "model": model_name,
-        "input": convert_messages(context, model),
+        "input": convert_messages(context, model, store),
         "stream": True,
     }
     if store is not None:
@@ -509,8 +701,9 @@ def build_body(
         body["top_p"] = options.top_p
     if service_tier and settings.service_tier is not None:
         body["service_tier"] = settings.service_tier
-    if context.tools:
-        body["tools"] = convert_tools(context.tools)
+    server_tools = options.server_tools or []
+    if context.tools or server_tools:
+        body["tools"] = convert_tools(context.tools or []) + server_tool_entries(server_tools)
     if values.tool_choice is not None:
         body["tool_choice"] = convert_tool_choice(values.tool_choice, context.tools)
     if options.parallel_tool_calls is not None:
@@ -529,6 +722,7 @@ def build_body(
         if reasoning is None or reasoning.get("effort") != "none":
             # Without the encrypted reasoning a later turn cannot replay it (store is off).
             include.append(ENCRYPTED_REASONING)
+    include.extend(server_tool_includes(server_tools))
     if wants_logprobs(options):
         include.append(LOGPROBS_INCLUDE)
         if options.top_logprobs is not None:
@@ -684,6 +878,210 @@ def _message_text(item: Mapping[str, Any], *, with_refusal: bool = True) -> str:
     return "".join(texts)
 
 
+# --------------------------------------------------------------------------- items the server runs itself
+
+
+@dataclass(frozen=True, slots=True)
+class _ServerItem:
+    """How one type of server-run output item maps onto a :class:`~alchemy.types.ServerToolCall`.
+
+    ``name``: the tool's name (``None``: the item's own ``name`` field, an MCP or xAI tool).
+    The input is either the item's ``fields`` gathered in a dict, or the value of its
+    ``whole`` field (JSON text when ``text``); the result is the first non-null of
+    ``results``. Every other field of the item (its ``type`` and raw ``status`` among
+    them) is kept in ``wire``, so :func:`server_item` rebuilds the item exactly.
+    """
+
+    name: str | None
+    fields: tuple[str, ...] = ()
+    whole: str | None = None
+    text: bool = False
+    results: tuple[str, ...] = ()
+
+
+_SERVER_ITEMS: Final[Mapping[str, _ServerItem]] = {
+    "web_search_call": _ServerItem("web_search", whole="action"),
+    "file_search_call": _ServerItem("file_search", fields=("queries",), results=("results",)),
+    "code_interpreter_call": _ServerItem("code_interpreter", fields=("code", "container_id"), results=("outputs",)),
+    "image_generation_call": _ServerItem("image_generation", fields=("prompt", "revised_prompt"), results=("result",)),
+    "mcp_list_tools": _ServerItem("mcp_list_tools", results=("tools",)),
+    "mcp_call": _ServerItem(None, whole="arguments", text=True, results=("output", "error")),
+    "mcp_approval_request": _ServerItem(None, whole="arguments", text=True),
+    "tool_search_call": _ServerItem("tool_search", whole="arguments"),
+    "tool_search_output": _ServerItem("tool_search", results=("tools",)),
+    "shell_call": _ServerItem("shell", whole="action"),
+    "shell_call_output": _ServerItem("shell", results=("output",)),
+    "program": _ServerItem("program", fields=("code",)),
+    _CUSTOM_CALL: _ServerItem(None, whole="input", text=True),
+}
+SERVER_ITEM_TYPES: Final = frozenset(_SERVER_ITEMS)
+"""The output item types that become :class:`~alchemy.types.ServerToolCall` blocks (when the server ran them)."""
+
+_FINAL_STATUSES: Final = frozenset({"completed", "failed", "incomplete"})
+
+
+def _server_status(data: Mapping[str, Any], *, done: bool) -> ServerToolStatus:
+    """alchemy's status of a server item: an approval request awaits approval; an ``error`` fails
+    it; a finished item whose status is not final (``generating``...) has completed."""
+    if data.get("type") == "mcp_approval_request":
+        return "awaiting_approval"
+    if data.get("error") not in (None, ""):
+        return "failed"
+    raw = data.get("status")
+    if raw in _FINAL_STATUSES:
+        return raw  # type: ignore[no-any-return]
+    return "completed" if done else "in_progress"
+
+
+def server_call_parts(
+    data: Mapping[str, Any], *, done: bool = True
+) -> tuple[str, dict[str, Any], Any, ServerToolStatus, dict[str, Any]]:
+    """``(name, input, result, status, wire)`` of a server-run output item (see :data:`_SERVER_ITEMS`).
+
+    JSON text that is not what ``orjson`` writes for the parsed input (spaces, key order)
+    stays in ``wire`` as sent, so the item goes back byte for byte.
+    """
+    item_type = str(data.get("type"))
+    spec = _SERVER_ITEMS[item_type]
+    wire = {key: value for key, value in data.items() if key != "id"}
+    name = spec.name or _text(wire.pop("name", None)) or item_type
+    arguments: dict[str, Any] = {}
+    if spec.whole is not None and spec.whole in wire:
+        raw = wire[spec.whole]
+        if spec.text and isinstance(raw, str):
+            try:
+                parsed = orjson.loads(raw) if raw.strip() else None
+            except orjson.JSONDecodeError:
+                parsed = None
+            if isinstance(parsed, dict):
+                arguments = parsed
+                if orjson.dumps(parsed).decode() == raw:
+                    del wire[spec.whole]
+        elif not spec.text and isinstance(raw, dict):
+            arguments = wire.pop(spec.whole)
+    for field_name in spec.fields:
+        if field_name in wire:
+            arguments[field_name] = wire.pop(field_name)
+    result = None
+    for field_name in spec.results:
+        if wire.get(field_name) is not None:
+            result = wire.pop(field_name)
+            break
+    return name, arguments, result, _server_status(data, done=done), wire
+
+
+def server_item(block: ServerToolCall) -> dict[str, Any]:
+    """The output item a :class:`~alchemy.types.ServerToolCall` came from, rebuilt exactly (the
+    inverse of :func:`server_call_parts`); a block of an unknown item type is its ``wire`` plus its id."""
+    wire = block.wire or {}
+    item: dict[str, Any] = {"id": block.id}
+    spec = _SERVER_ITEMS.get(str(wire.get("type")))
+    if spec is None:
+        item.update(wire)
+        return item
+    if spec.name is None:
+        item["name"] = block.name
+    arguments = block.input
+    if spec.whole is not None and spec.whole not in wire:
+        if spec.text:
+            item[spec.whole] = orjson.dumps({k: v for k, v in arguments.items() if k not in spec.fields}).decode()
+        elif arguments:
+            item[spec.whole] = {k: v for k, v in arguments.items() if k not in spec.fields}
+    else:
+        item.update((k, v) for k, v in arguments.items() if k in spec.fields)
+    if block.result is not None and spec.results:
+        field_name = next((f for f in spec.results if f not in wire), spec.results[0])
+        item[field_name] = block.result
+    item.update(wire)
+    return item
+
+
+# citations
+
+
+def _index(value: Any, offset: int) -> int | None:
+    return offset + value if type(value) is int and value >= 0 else None
+
+
+def citation_of(annotation: Mapping[str, Any], offset: int = 0) -> Citation | None:
+    """A :class:`~alchemy.types.Citation` from an ``output_text`` annotation whose part starts at
+    ``offset`` of the block's text; ``None`` (logged) for an annotation type alchemy does not know.
+
+    ``url_citation`` -> ``url`` (``start_index`` / ``end_index``); ``file_citation``,
+    ``container_file_citation`` and ``file_path`` -> ``file`` (a point ``index`` gives
+    ``start == end``). The annotation itself is the citation's ``wire``.
+    """
+    kind = annotation.get("type")
+    wire = dict(annotation)
+    if kind == "url_citation":
+        start, end = _index(annotation.get("start_index"), offset), _index(annotation.get("end_index"), offset)
+        return Citation(
+            "url",
+            url=_text(annotation.get("url")),
+            title=_text(annotation.get("title")),
+            start=start,
+            end=end if start is not None and end is not None and end >= start else None,
+            wire=wire,
+        )
+    if kind in ("file_citation", "container_file_citation", "file_path"):
+        point = _index(annotation.get("index"), offset)
+        start = _index(annotation.get("start_index"), offset) if point is None else point
+        end = _index(annotation.get("end_index"), offset) if point is None else point
+        return Citation(
+            "file",
+            file_id=_text(annotation.get("file_id")),
+            filename=_text(annotation.get("filename")),
+            start=start,
+            end=end if start is not None and end is not None and end >= start else None,
+            wire=wire,
+        )
+    logger.debug("skipping output_text annotation of unknown type %s", kind)
+    return None
+
+
+def _message_citations(item: Mapping[str, Any], *, with_refusal: bool = True) -> list[Citation]:
+    """The citations of a message item's ``output_text`` parts, their ranges in the joined text."""
+    parts = item.get("content")
+    citations: list[Citation] = []
+    if not isinstance(parts, list):
+        return citations
+    offset = 0
+    for part in parts:
+        if not isinstance(part, dict):
+            continue
+        if part.get("type") == "output_text":
+            annotations = part.get("annotations")
+            for annotation in annotations if isinstance(annotations, list) else ():
+                if isinstance(annotation, dict):
+                    citation = citation_of(annotation, offset)
+                    if citation is not None:
+                        citations.append(citation)
+            value = part.get("text")
+        else:
+            value = part.get("refusal") if with_refusal else None
+        if isinstance(value, str):
+            offset += len(value)
+    return citations
+
+
+def _annotation(citation: Citation) -> dict[str, Any]:
+    """A citation as the ``output_text`` annotation it came from, its range that of the one
+    replayed part (the block's whole text)."""
+    annotation = dict(citation.wire) if citation.wire else {}
+    if not annotation:
+        if citation.kind == "url":
+            annotation = {"type": "url_citation", "url": citation.url or "", "title": citation.title or ""}
+        else:
+            annotation = {"type": "file_citation", "file_id": citation.file_id or "", "filename": citation.filename or ""}
+    if citation.start is not None:
+        if "index" in annotation or annotation.get("type") in ("file_citation", "file_path"):
+            annotation["index"] = citation.start
+        else:
+            annotation["start_index"] = citation.start
+            annotation["end_index"] = citation.end if citation.end is not None else citation.start
+    return annotation
+
+
 # --------------------------------------------------------------------------- the stream parser
 
 # What kind of output item an :class:`_Item` is.
@@ -693,6 +1091,7 @@ _FUNCTION: Final = 3
 _SKIPPED: Final = 4
 _CUSTOM: Final = 5
 _BUILTIN: Final = 6
+_SERVER: Final = 7
 _BLOCK_KINDS: Final = {"reasoning": _REASONING, "message": _MESSAGE, "function_call": _FUNCTION}
 
 _Op = Callable[["_Item", Any], None]
@@ -711,6 +1110,7 @@ class _Item:
         "written",
         "arguments_streamed",
         "raw",
+        "annotations",
         "finished",
     )
 
@@ -724,6 +1124,7 @@ class _Item:
         self.written = False
         self.arguments_streamed = False
         self.raw: list[str] = []  # a custom tool call's input text as streamed
+        self.annotations: list[tuple[Any, dict[str, Any]]] = []  # a message's annotation events: (part, annotation)
         self.finished = False
 
     def order(self) -> float:
@@ -795,11 +1196,18 @@ class ResponsesParser(SSEParser):
             "response.function_call_arguments.delta": self._on_arguments_delta,
             "response.function_call_arguments.done": self._on_arguments_done,
             "response.custom_tool_call_input.delta": self._on_custom_input_delta,
+            "response.output_text.annotation.added": self._on_annotation,
+            "response.code_interpreter_call_code.delta": self._on_code_delta,
+            "response.mcp_call_arguments.delta": self._on_server_arguments_delta,
+            "response.image_generation_call.partial_image": self._on_partial_image,
             "response.completed": self._on_completed,
             "response.incomplete": self._on_incomplete,
             "response.failed": self._on_failed,
             "error": self._on_error,
         }
+        for prefix in _PROGRESS_PREFIXES:
+            for outcome in ("completed", "failed", "incomplete"):
+                self._handlers[f"{prefix}.{outcome}"] = self._on_server_progress
 
     # -- dispatch --------------------------------------------------------------------
 
@@ -1006,6 +1414,8 @@ class ResponsesParser(SSEParser):
             emitter.thinking_start()
         elif kind == _MESSAGE:
             emitter.text_start()
+        elif kind == _SERVER:
+            self._open_server(item)
         else:
             data = item.data
             emitter.tool_call_start(_call_id(data), _call_name(data))
@@ -1027,16 +1437,23 @@ class ResponsesParser(SSEParser):
         if item.kind == _REASONING:
             emitter.thinking_end()
         elif item.kind == _MESSAGE:
+            if item.annotations:
+                emitter.add_citations(_event_citations(item.annotations))
             emitter.text_end()
+        elif item.kind == _SERVER:
+            emitter.server_tool_end(status=None)  # its ``done`` never came: the status stays as it was
         else:
             emitter.tool_call_end()
 
     def _item_kind(self, data: Mapping[str, Any]) -> int:
-        """What an output item becomes; calls the server runs itself are skipped.
+        """What an output item becomes: a block of the client's, a server tool call, or nothing.
 
         A ``custom_tool_call`` is the client's unless the response echoes its tools and
         none is a custom tool of that name (xAI reports its own search tools so); a
-        built-in call is the client's unless it names a hosted (container) environment.
+        built-in call is the client's unless it names a hosted (container) environment;
+        a tool search is the server's unless its ``execution`` is ``client``. Those the
+        server ran become server tool calls (:data:`SERVER_ITEM_TYPES`); an unknown item
+        type is skipped (and logged).
         """
         item_type = data.get("type")
         kind = _BLOCK_KINDS.get(item_type)  # type: ignore[arg-type]
@@ -1044,12 +1461,16 @@ class ResponsesParser(SSEParser):
             return kind
         if item_type == _CUSTOM_CALL:
             custom = self._custom_tools
-            return _CUSTOM if custom is None or data.get("name") in custom else _SKIPPED
+            return _CUSTOM if custom is None or data.get("name") in custom else _SERVER
         if item_type in _BUILTIN_BY_ITEM:
             environment = data.get("environment")
             hosted = isinstance(environment, dict) and environment.get("type") not in (None, "local")
-            return _SKIPPED if hosted else _BUILTIN
-        return _SKIPPED
+            if not hosted:
+                return _BUILTIN
+            return _SERVER if item_type in _SERVER_ITEMS else _SKIPPED
+        if item_type in ("tool_search_call", "tool_search_output") and data.get("execution") == "client":
+            return _SKIPPED  # a tool search the client runs: not a server tool
+        return _SERVER if item_type in _SERVER_ITEMS else _SKIPPED
 
     def _on_item_added(self, payload: dict[str, Any]) -> None:
         data = payload.get("item")
@@ -1079,6 +1500,7 @@ class ResponsesParser(SSEParser):
             _FUNCTION: self._finish_function,
             _CUSTOM: self._finish_custom,
             _BUILTIN: self._finish_builtin,
+            _SERVER: self._finish_server,
         }
         self._apply(self._find(payload, kind, data), done[kind], data)
 
@@ -1149,6 +1571,10 @@ class ResponsesParser(SSEParser):
         if item_id:
             phase = data.get("phase")
             emitter.set_text_signature(text_signature(item_id, phase if isinstance(phase, str) else None))
+        citations = _message_citations(data, with_refusal=emitter.message.refusal is None)
+        if not citations and item.annotations:  # a done item without its annotations: the events' ones
+            citations = _event_citations(item.annotations)
+        emitter.add_citations(citations)
         emitter.text_end()
         self._retire(item)
 
@@ -1200,6 +1626,10 @@ class ResponsesParser(SSEParser):
     def _on_custom_input_delta(self, payload: dict[str, Any]) -> None:
         delta = payload.get("delta")
         if isinstance(delta, str) and delta:
+            known = self._known(payload)
+            if known is not None and known.kind == _SERVER:  # a custom call the server runs (xAI)
+                self._apply(known, self._server_piece, delta)
+                return
             self._apply(self._find(payload, _CUSTOM), self._custom_piece, delta)
 
     def _custom_piece(self, item: _Item, text: Any) -> None:
@@ -1228,6 +1658,110 @@ class ResponsesParser(SSEParser):
         self.emitter.tool_call_delta(orjson.dumps(arguments).decode())
         self.emitter.tool_call_end(arguments)
         self._retire(item)
+
+    # items the server runs itself
+
+    def _known(self, payload: Mapping[str, Any]) -> _Item | None:
+        """The item an event names, if it was announced (by ``output_index``, else ``item_id``)."""
+        index = _output_index(payload)
+        item = self._by_index.get(index) if index is not None else None
+        if item is None:
+            item_id = _item_id(payload.get("item_id"))
+            item = self._by_id.get(item_id) if item_id else None
+        return item
+
+    def _open_server(self, item: _Item) -> None:
+        """Opens a server item's block: its input whole, or streamed when it comes as JSON text."""
+        data = item.data
+        item_type = str(data.get("type"))
+        name, arguments, _, _, _ = server_call_parts(data, done=False)
+        item_id = _item_id(data.get("id")) or f"{item_type}_{item.index if item.index is not None else 0}"
+        wire = {"type": item_type}
+        spec = _SERVER_ITEMS[item_type]
+        if spec.text and spec.whole is not None:
+            self.emitter.server_tool_start(item_id, name, wire=wire)
+            self._server_piece(item, data.get(spec.whole))
+        else:
+            self.emitter.server_tool_start(item_id, name, input=arguments, wire=wire)
+
+    def _server_piece(self, item: _Item, fragment: Any) -> None:
+        """A JSON fragment of a server call's input (MCP arguments, an xAI tool's input)."""
+        if isinstance(fragment, str) and fragment:
+            self.emitter.server_tool_delta(fragment)
+
+    def _on_server_arguments_delta(self, payload: dict[str, Any]) -> None:
+        delta = payload.get("delta")
+        item = self._known(payload)
+        if isinstance(delta, str) and delta and item is not None and item.kind == _SERVER:
+            self._apply(item, self._server_piece, delta)
+
+    def _on_code_delta(self, payload: dict[str, Any]) -> None:
+        delta = payload.get("delta")
+        item = self._known(payload)
+        if isinstance(delta, str) and delta and item is not None and item.kind == _SERVER:
+            self._apply(item, self._code_piece, delta)
+
+    def _code_piece(self, item: _Item, delta: str) -> None:
+        self.emitter.server_tool_delta(delta, field="code")
+
+    def _on_partial_image(self, payload: dict[str, Any]) -> None:
+        image = payload.get("partial_image_b64")
+        item = self._known(payload)
+        if isinstance(image, str) and image and item is not None and item.kind == _SERVER:
+            self._apply(item, self._partial_image, image)
+
+    def _partial_image(self, item: _Item, image: str) -> None:
+        """The latest partial image stands as the result until the item brings the final one."""
+        self.emitter.update_server_tool(result=image)
+
+    def _on_server_progress(self, payload: dict[str, Any]) -> None:
+        """``response.<item>.completed`` / ``.failed`` / ``.incomplete``: the call's status, before its item is done."""
+        item = self._known(payload)
+        if item is not None and item.kind == _SERVER:
+            outcome = str(payload.get("type")).rpartition(".")[2]
+            self._apply(item, self._server_status, outcome)
+
+    def _server_status(self, item: _Item, outcome: ServerToolStatus) -> None:
+        self.emitter.update_server_tool(status=outcome)
+
+    def _finish_server(self, item: _Item, data: dict[str, Any]) -> None:
+        """The server's item, whole: the call's final input, result, status and wire fields."""
+        _, arguments, result, status, wire = server_call_parts(data, done=True)
+        self.emitter.server_tool_end(input=arguments, result=result, status=status, wire=wire)
+        self._retire(item)
+
+    # citations
+
+    def _on_annotation(self, payload: dict[str, Any]) -> None:
+        annotation = payload.get("annotation")
+        if isinstance(annotation, dict):
+            piece = (payload.get("content_index", 0), annotation)
+            self._apply(self._find(payload, _MESSAGE), self._annotation_piece, piece)
+
+    def _annotation_piece(self, item: _Item, piece: tuple[Any, dict[str, Any]]) -> None:
+        item.annotations.append(piece)
+
+
+_PROGRESS_PREFIXES: Final = tuple(
+    f"response.{item}"
+    for item in ("web_search_call", "file_search_call", "code_interpreter_call", "image_generation_call",
+                 "mcp_call", "mcp_list_tools")
+)  # fmt: skip
+"""Server items whose ``.completed`` / ``.failed`` / ``.incomplete`` events set the call's status."""
+
+
+def _event_citations(annotations: Iterable[tuple[Any, dict[str, Any]]]) -> list[Citation]:
+    """Citations from ``annotation.added`` events alone (the message item never came whole):
+    ranges are known for the first ``output_text`` part only."""
+    citations = []
+    for part, annotation in annotations:
+        citation = citation_of(annotation) if part == 0 else citation_of({**annotation, "start_index": None,
+                                                                           "end_index": None, "index": None})
+        if citation is not None:
+            if part != 0:
+                citation.wire = annotation
+            citations.append(citation)
+    return citations
 
 
 _CUSTOM_OPEN: Final = orjson.dumps({CUSTOM_TOOL_INPUT: ""}).decode()[:-2]

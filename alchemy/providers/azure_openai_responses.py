@@ -19,7 +19,9 @@ what differs is where the request goes and how it authenticates:
   or ``AZURE_API_KEY``).
 
 As in pi-ai, Azure requests leave ``store`` at the service's default and take no
-``service_tier``. ``user`` goes out as ``safety_identifier``, which Azure's v1
+``service_tier``. Azure's Responses API offers file search, code interpreter, remote
+MCP and image generation as ``server_tools`` (not web search: refused at the call);
+server-run items go back in full, as on OpenAI. ``user`` goes out as ``safety_identifier``, which Azure's v1
 Responses API takes as OpenAI's does.
 """
 

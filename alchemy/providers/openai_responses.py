@@ -16,6 +16,11 @@ addressing and its own choices:
   ``reasoning_summary`` and ``service_tier`` (flex and priority responses are priced
   x0.5 and x2). ``stop``, ``seed``, the penalties and ``top_k`` do not exist here; the
   call refuses them and points to Chat Completions.
+* ``server_tools`` (web search, file search, code interpreter, remote MCP, image
+  generation) map to the API's ``tools`` entries; the items the server ran come back as
+  :class:`~alchemy.types.ServerToolCall` blocks and go back in full even with
+  ``store: false`` (the mapping is in :mod:`alchemy.providers._responses_shared`). xAI
+  models served here refuse the web-search settings xAI does not take.
 * ``OPENAI_ORG_ID`` and ``OPENAI_PROJECT_ID`` become the ``OpenAI-Organization`` and
   ``OpenAI-Project`` headers when set, as in OpenAI's own SDKs.
 """

@@ -273,22 +273,21 @@ def test_function_call_arguments_stream_through_the_merger() -> None:
     assert message.stop_reason == "toolUse"
 
 
-def test_server_side_items_are_skipped_and_logged(caplog: pytest.LogCaptureFixture) -> None:
-    search = {"id": "ws_1", "type": "web_search_call", "status": "in_progress"}
+def test_unknown_items_are_skipped_and_logged(caplog: pytest.LogCaptureFixture) -> None:
+    """Server-run items are server tool calls (test_responses_server_tools.py); unknown ones are skipped."""
     events = [
         created(),
-        payload("response.output_item.added", item=search),
-        payload("response.web_search_call.searching", item_id="ws_1"),
-        payload("response.output_item.done", item={**search, "status": "completed"}),
-        payload("response.output_item.done", item={"id": "ci_1", "type": "code_interpreter_call"}),
+        payload("response.output_item.added", item={"id": "zz_1", "type": "future_call", "status": "in_progress"}),
+        payload("response.output_item.done", item={"id": "zz_1", "type": "future_call", "status": "completed"}),
+        payload("response.output_item.done", item={"id": "cmp_1", "type": "compaction", "encrypted_content": "x"}),
         *message_events("Found it."),
         completed(),
     ]
     with caplog.at_level(logging.DEBUG, logger="alchemy.providers.responses"):
         message, _ = parse(events)
-    assert message.text == "Found it." and message.stop_reason == "stop"
+    assert message.text == "Found it." and message.stop_reason == "stop" and len(message.content) == 1
     logged = " ".join(record.getMessage() for record in caplog.records)
-    assert "web_search_call (id ws_1)" in logged and "code_interpreter_call (id ci_1)" in logged
+    assert "future_call (id zz_1)" in logged and "compaction (id cmp_1)" in logged
 
 
 # --------------------------------------------------------------------------- usage, cost and service tiers

@@ -2,7 +2,8 @@
 
 The declarations (``CustomTool``, ``BuiltinTool``), the tools list and the replay of
 their calls and results in the next request, their calls in the stream (custom input
-streamed as ``{"input": ...}`` deltas), the calls the server ran itself (skipped), and
+streamed as ``{"input": ...}`` deltas), the calls the server ran itself (server tool
+calls, see test_responses_server_tools.py), and
 the handoff of such a conversation to other APIs as ordinary tool calls and results.
 The recorded streams with these calls are replayed with every other Responses fixture
 (``responses_fixtures``).
@@ -315,7 +316,10 @@ def test_custom_call_input_streams_as_json_deltas(how: str) -> None:
 def test_custom_calls_of_tools_the_response_does_not_declare_are_the_servers() -> None:
     """xAI reports its own search tools as ``custom_tool_call`` items; its echoed tools name none."""
     message, _ = orr.parse(_custom_call_events([{"type": "x_search"}]))
-    assert message.content == [] and message.stop_reason == "stop"
+    assert message.tool_calls == [] and message.stop_reason == "stop"
+    (call,) = message.server_tool_calls
+    assert (call.id, call.name, call.input, call.status) == ("ct_1", "write_sql", {}, "completed")
+    assert call.wire is not None and call.wire["input"] == 'SELECT "a\\b"\nFROM t'  # not JSON: kept as sent
 
 
 def test_custom_call_without_an_echoed_tools_list_is_the_clients() -> None:
@@ -323,7 +327,7 @@ def test_custom_call_without_an_echoed_tools_list_is_the_clients() -> None:
     assert [call.name for call in message.tool_calls] == ["write_sql"]
 
 
-def test_a_shell_call_in_a_hosted_container_is_skipped() -> None:
+def test_a_shell_call_in_a_hosted_container_is_the_servers() -> None:
     p = orr.payload
     item = {"id": "sh_1", "type": "shell_call", "call_id": "c", "action": {"commands": ["ls"]},
             "environment": {"type": "container_auto"}}  # fmt: skip
@@ -337,8 +341,11 @@ def test_a_shell_call_in_a_hosted_container_is_skipped() -> None:
         ]
     )
     assert [type(block).__name__ for block in message.content] == [
-        "TextContent"
+        "ServerToolCall",
+        "TextContent",
     ] and message.stop_reason == "stop"
+    call = message.server_tool_calls[0]
+    assert (call.name, call.input, call.result) == ("shell", {"commands": ["ls"]}, None)
 
 
 def test_a_custom_call_cut_short_keeps_its_input_so_far() -> None:
