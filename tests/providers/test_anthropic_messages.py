@@ -22,12 +22,10 @@ import support
 from anthropic_oracle import expected_from_fixture, wire_bytes
 from protocol_checks import run_parser
 
-from alchemy import emitter as emitter_module
 from alchemy.emitter import EventEmitter, new_partial
 from alchemy.errors import MissingApiKeyError, ProviderStreamError, StreamInterruptedError
 from alchemy.models import get_model
 from alchemy.providers import anthropic_messages as anthropic
-from alchemy.providers import base as base_module
 from alchemy.providers.anthropic_messages import provider
 from alchemy.model_facts import uses_adaptive_thinking
 from alchemy.streaming import StreamOptions, _prepare
@@ -694,16 +692,6 @@ def test_last_turn_marks_a_string_user_turn_and_tool_results_but_not_an_assistan
 
 
 # --------------------------------------------------------------------------- the parser
-
-
-@pytest.fixture
-def twins(
-    monkeypatch: pytest.MonkeyPatch, sse_decoder_cls: Any, event_buffer_cls: Any, json_delta_merger_cls: Any
-) -> None:
-    """Runs the parser on both twins of the SSE decoder, the buffer and the merger."""
-    monkeypatch.setattr(base_module, "SSEDecoder", sse_decoder_cls)
-    monkeypatch.setattr(emitter_module, "EventBuffer", event_buffer_cls)
-    monkeypatch.setattr(emitter_module, "JsonDeltaMerger", json_delta_merger_cls)
 
 
 def parse(wire: bytes, sizes: Iterator[int] | None = None, model: Model = SONNET) -> tuple[list[Any], AssistantMessage]:

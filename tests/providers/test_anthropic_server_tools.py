@@ -25,9 +25,7 @@ from anthropic_oracle import expected_from_events, responses
 from protocol_checks import assert_protocol, run_parser
 
 import alchemy
-from alchemy import emitter as emitter_module
 from alchemy.models import get_model
-from alchemy.providers import base as base_module
 from alchemy.providers.anthropic_messages import provider
 from alchemy.server_tools import needs_continuation
 from alchemy.testing import Replay, ReplayServer
@@ -48,16 +46,6 @@ SONNET = get_model("anthropic", "claude-sonnet-4-5")
 CHUNKINGS = ["whole", "bytes=1", "random"]
 WEATHER = Tool("get_weather", "Weather in a city.", {"type": "object", "properties": {"city": {"type": "string"}}})
 NEWS = Tool("get_news", "News of a city.", {"type": "object", "properties": {"city": {"type": "string"}}})
-
-
-@pytest.fixture
-def twins(
-    monkeypatch: pytest.MonkeyPatch, sse_decoder_cls: Any, event_buffer_cls: Any, json_delta_merger_cls: Any
-) -> None:
-    """Runs the parser on both twins of the SSE decoder, the buffer and the merger."""
-    monkeypatch.setattr(base_module, "SSEDecoder", sse_decoder_cls)
-    monkeypatch.setattr(emitter_module, "EventBuffer", event_buffer_cls)
-    monkeypatch.setattr(emitter_module, "JsonDeltaMerger", json_delta_merger_cls)
 
 
 @pytest.fixture(autouse=True)

@@ -23,13 +23,11 @@ import support
 from bedrock_oracle import AWS_VARIABLES, expected_from_fixture, verify_sigv4, wire_bytes
 from protocol_checks import run_parser
 
-from alchemy import emitter as emitter_module
 from alchemy.api_registry import get_api
 from alchemy.emitter import EventEmitter, new_partial
 from alchemy.errors import MissingConfigurationError, ProviderError, ProviderStreamError, StreamInterruptedError
 from alchemy.models import get_model
 from alchemy.providers import _aws
-from alchemy.providers import bedrock_converse_stream as bedrock
 from alchemy.providers.bedrock_converse_stream import provider
 from alchemy.streaming import StreamOptions, _prepare, build_options
 from alchemy.testing.eventstream import encode_event, encode_exception, encode_message, with_bad_message_crc
@@ -493,16 +491,6 @@ def test_shaping_runs_first_failed_turns_are_skipped() -> None:
 
 
 # --------------------------------------------------------------------------- the parser
-
-
-@pytest.fixture
-def twins(
-    monkeypatch: pytest.MonkeyPatch, event_stream_decoder_cls: Any, event_buffer_cls: Any, json_delta_merger_cls: Any
-) -> None:
-    """Runs the parser on both twins of the event-stream decoder, the buffer and the merger."""
-    monkeypatch.setattr(bedrock, "EventStreamDecoder", event_stream_decoder_cls)
-    monkeypatch.setattr(emitter_module, "EventBuffer", event_buffer_cls)
-    monkeypatch.setattr(emitter_module, "JsonDeltaMerger", json_delta_merger_cls)
 
 
 def parse(wire: bytes, pieces: list[int] | None = None, model: Model = SONNET) -> tuple[list[Any], AssistantMessage]:

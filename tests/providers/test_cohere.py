@@ -25,9 +25,7 @@ import support
 from protocol_checks import assert_protocol, run_parser
 
 import alchemy
-from alchemy import emitter as emitter_module
 from alchemy.models import get_model
-from alchemy.providers import base as base_module
 from alchemy.providers.cohere_chat import TOOL_PLAN_SIGNATURE, provider
 from alchemy.testing import Drop, Replay, ReplayServer
 from alchemy.types import (
@@ -70,15 +68,6 @@ def server() -> Iterator[ReplayServer]:
     dirs = [support.FIXTURES] if support.FIXTURES.is_dir() else []
     with ReplayServer(recording_dirs=dirs) as replay:
         yield replay
-
-
-@pytest.fixture
-def twins(
-    monkeypatch: pytest.MonkeyPatch, sse_decoder_cls: Any, event_buffer_cls: Any, json_delta_merger_cls: Any
-) -> None:
-    monkeypatch.setattr(base_module, "SSEDecoder", sse_decoder_cls)
-    monkeypatch.setattr(emitter_module, "EventBuffer", event_buffer_cls)
-    monkeypatch.setattr(emitter_module, "JsonDeltaMerger", json_delta_merger_cls)
 
 
 def on(server: ReplayServer, model: Model = COMMAND_A) -> Model:

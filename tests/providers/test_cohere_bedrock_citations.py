@@ -24,9 +24,7 @@ import pytest
 from protocol_checks import assert_protocol, run_parser
 
 import alchemy
-from alchemy import emitter as emitter_module
 from alchemy.models import get_model
-from alchemy.providers import base as base_module
 from alchemy.providers import bedrock_converse_stream as bedrock
 from alchemy.providers.cohere_chat import TOOL_PLAN_SIGNATURE
 from alchemy.providers.cohere_chat import provider as cohere
@@ -62,20 +60,6 @@ CHUNKINGS = ["event", "bytes=1", "random=7"]
 def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in ("COHERE_API_KEY", "ALCHEMY_BASE_URL_OVERRIDE", "AWS_BEARER_TOKEN_BEDROCK"):
         monkeypatch.delenv(name, raising=False)
-
-
-@pytest.fixture
-def twins(
-    monkeypatch: pytest.MonkeyPatch,
-    sse_decoder_cls: Any,
-    event_stream_decoder_cls: Any,
-    event_buffer_cls: Any,
-    json_delta_merger_cls: Any,
-) -> None:
-    monkeypatch.setattr(base_module, "SSEDecoder", sse_decoder_cls)
-    monkeypatch.setattr(bedrock, "EventStreamDecoder", event_stream_decoder_cls)
-    monkeypatch.setattr(emitter_module, "EventBuffer", event_buffer_cls)
-    monkeypatch.setattr(emitter_module, "JsonDeltaMerger", json_delta_merger_cls)
 
 
 @pytest.fixture(scope="module")

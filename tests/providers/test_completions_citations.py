@@ -25,9 +25,7 @@ from protocol_checks import assert_protocol, run_parser
 
 import alchemy
 import completions_fixtures as fx
-from alchemy import emitter as emitter_module
 from alchemy.events import Done
-from alchemy.providers import base as base_module
 from alchemy.providers.openai_completions import convert_messages, provider
 from alchemy.providers.openai_compat import resolve_compat
 from alchemy.server_tools import CodeExecution, UserLocation, WebSearch
@@ -43,16 +41,6 @@ Body = dict[str, Any]
 
 def _perplexity() -> Path:
     return support.FIXTURES / "perplexity" / "perplexity-citations.chunks.txt"
-
-
-@pytest.fixture
-def twins(
-    monkeypatch: pytest.MonkeyPatch, sse_decoder_cls: Any, event_buffer_cls: Any, json_delta_merger_cls: Any
-) -> None:
-    """Runs the parser on both twins of the SSE decoder, the buffer and the merger."""
-    monkeypatch.setattr(base_module, "SSEDecoder", sse_decoder_cls)
-    monkeypatch.setattr(emitter_module, "EventBuffer", event_buffer_cls)
-    monkeypatch.setattr(emitter_module, "JsonDeltaMerger", json_delta_merger_cls)
 
 
 @pytest.fixture(scope="module")

@@ -36,13 +36,11 @@ from google_oracle import expected_from_fixture, expected_from_payloads, fixture
 from protocol_checks import run_parser
 
 import alchemy
-from alchemy import emitter as emitter_module
 from alchemy.api_registry import get_api
 from alchemy.emitter import EventEmitter, new_partial
 from alchemy.errors import MissingApiKeyError, MissingConfigurationError, ProviderError, StreamInterruptedError
 from alchemy.events import ToolCallDelta
 from alchemy.models import get_model
-from alchemy.providers import base as base_module
 from alchemy.providers._google_partial_args import PartialArguments, parse_json_path
 from alchemy.providers._google_request import SKIP_SIGNATURE
 from alchemy.providers._google_schema import openapi_schema, tool_schema_mode
@@ -751,16 +749,6 @@ def test_schema_edge_cases() -> None:
 
 
 # --------------------------------------------------------------------------- the parser
-
-
-@pytest.fixture
-def twins(
-    monkeypatch: pytest.MonkeyPatch, sse_decoder_cls: Any, event_buffer_cls: Any, json_delta_merger_cls: Any
-) -> None:
-    """Runs the parser on both twins of the SSE decoder, the buffer and the merger."""
-    monkeypatch.setattr(base_module, "SSEDecoder", sse_decoder_cls)
-    monkeypatch.setattr(emitter_module, "EventBuffer", event_buffer_cls)
-    monkeypatch.setattr(emitter_module, "JsonDeltaMerger", json_delta_merger_cls)
 
 
 def parse(

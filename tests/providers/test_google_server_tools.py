@@ -27,11 +27,9 @@ from google_oracle import fixture_payloads, wire_bytes
 from protocol_checks import assert_protocol, run_parser
 
 import alchemy
-from alchemy import emitter as emitter_module
 from alchemy.events import ServerToolEnd, ServerToolStart
 from alchemy.models import get_model
-from alchemy.providers import base as base_module
-from alchemy.providers._google_server_tools import TextLayout, grounding_citations
+from alchemy.providers._google_server_tools import TextLayout
 from alchemy.providers.google_generative_ai import provider as gemini
 from alchemy.providers.google_vertex import provider as vertex
 from alchemy.server_tools import CodeExecution, WebFetch, WebSearch
@@ -67,15 +65,6 @@ def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("CLOUDSDK_CONFIG", str(tmp_path / "gcloud"))
     monkeypatch.setenv("NO_GCE_CHECK", "True")
-
-
-@pytest.fixture
-def twins(
-    monkeypatch: pytest.MonkeyPatch, sse_decoder_cls: Any, event_buffer_cls: Any, json_delta_merger_cls: Any
-) -> None:
-    monkeypatch.setattr(base_module, "SSEDecoder", sse_decoder_cls)
-    monkeypatch.setattr(emitter_module, "EventBuffer", event_buffer_cls)
-    monkeypatch.setattr(emitter_module, "JsonDeltaMerger", json_delta_merger_cls)
 
 
 def _sizes(kind: str) -> Iterator[int] | None:

@@ -23,7 +23,6 @@ from support import wire_model
 import alchemy
 from alchemy import emitter as emitter_module
 from alchemy.abort import AbortController
-from alchemy.providers import base as base_module
 from alchemy.testing import Replay, ReplayServer, Stall
 from alchemy.types import (
     AssistantMessage,
@@ -389,16 +388,6 @@ def test_a_mutated_id_routes_later_fragments_to_its_call() -> None:
 # --------------------------------------------------------------------------- Anthropic Messages
 
 
-@pytest.fixture
-def parser_twins(
-    monkeypatch: pytest.MonkeyPatch, sse_decoder_cls: Any, event_buffer_cls: Any, json_delta_merger_cls: Any
-) -> None:
-    """Runs the parser on both twins of the SSE decoder, the buffer and the merger."""
-    monkeypatch.setattr(base_module, "SSEDecoder", sse_decoder_cls)
-    monkeypatch.setattr(emitter_module, "EventBuffer", event_buffer_cls)
-    monkeypatch.setattr(emitter_module, "JsonDeltaMerger", json_delta_merger_cls)
-
-
 ANTHROPIC_TOOL = {"type": "tool_use", "id": "toolu_1", "name": "get_weather", "input": {}}
 
 
@@ -466,7 +455,7 @@ def test_anthropic_blocks_interleaved_in_every_order(kinds: tuple[str, ...]) -> 
 
 
 @pytest.mark.parametrize("chunking", ["whole", "bytes=1", "random"])
-def test_anthropic_thinking_stopped_after_a_tool_call_on_both_twins(parser_twins: None, chunking: str) -> None:
+def test_anthropic_thinking_stopped_after_a_tool_call_on_both_twins(twins: None, chunking: str) -> None:
     """The thinking block (index 0) stops last, after a whole tool call and a text block streamed."""
     kinds = ("thinking", "tool", "text")
     thinking, tool, text = (_block_events(kind, index) for index, kind in enumerate(kinds))
@@ -477,7 +466,7 @@ def test_anthropic_thinking_stopped_after_a_tool_call_on_both_twins(parser_twins
     assert starts == ["thinking_start", "toolcall_start", "text_start"]
 
 
-def test_anthropic_redacted_thinking_and_a_server_block_interleaved(parser_twins: None) -> None:
+def test_anthropic_redacted_thinking_and_a_server_block_interleaved(twins: None) -> None:
     server_tool = {"type": "server_tool_use", "id": "srvtoolu_1", "name": "web_search", "input": {}}
     events = [
         tam.block(0, {"type": "redacted_thinking", "data": "opaque"}),
@@ -502,14 +491,14 @@ def test_anthropic_redacted_thinking_and_a_server_block_interleaved(parser_twins
     ]
 
 
-def test_anthropic_blocks_never_stopped_end_at_message_stop_in_index_order(parser_twins: None) -> None:
+def test_anthropic_blocks_never_stopped_end_at_message_stop_in_index_order(twins: None) -> None:
     kinds = ("text", "tool")
     text, tool = _block_events("text", 0), _block_events("tool", 1)
     _, message = tam.parse(_anthropic_wire([text[0], *tool[:3], *text[1:3]], kinds))
     _check_anthropic_message(message, kinds)
 
 
-def test_anthropic_waiting_blocks_are_kept_when_the_stream_is_cut(parser_twins: None) -> None:
+def test_anthropic_waiting_blocks_are_kept_when_the_stream_is_cut(twins: None) -> None:
     text, tool = _block_events("text", 0), _block_events("tool", 1)
     _, message = tam.parse(tam.frames(tam.start(), text[0], *tool, text[1]))
     assert message.stop_reason == "error"

@@ -24,12 +24,10 @@ import support
 from mistral_oracle import expected_from_fixture, wire_bytes
 from protocol_checks import run_parser
 
-from alchemy import emitter as emitter_module
 from alchemy.api_registry import get_api
 from alchemy.emitter import EventEmitter, new_partial
 from alchemy.errors import MissingApiKeyError, ProviderError
 from alchemy.models import get_model
-from alchemy.providers import base as base_module
 from alchemy.providers.mistral_conversations import BRIDGE_TEXT, provider
 from alchemy.streaming import StreamOptions, build_options
 from alchemy.request import HttpRequest
@@ -324,15 +322,6 @@ def test_mistral_effort_takes_only_none_and_high() -> None:
 
 
 # --------------------------------------------------------------------------- the parser
-
-
-@pytest.fixture
-def twins(
-    monkeypatch: pytest.MonkeyPatch, sse_decoder_cls: Any, event_buffer_cls: Any, json_delta_merger_cls: Any
-) -> None:
-    monkeypatch.setattr(base_module, "SSEDecoder", sse_decoder_cls)
-    monkeypatch.setattr(emitter_module, "EventBuffer", event_buffer_cls)
-    monkeypatch.setattr(emitter_module, "JsonDeltaMerger", json_delta_merger_cls)
 
 
 def parse(wire: bytes, pieces: list[int] | None = None, model: Model = SMALL) -> tuple[list[Any], AssistantMessage]:

@@ -24,7 +24,6 @@ from alchemy.errors import (
     MissingApiKeyError,
     ProviderError,
     ProviderStreamError,
-    StreamInterruptedError,
 )
 from alchemy.events import Done, Error, TextDelta, ThinkingStart, ToolCallDelta, ToolCallEnd
 from alchemy.providers import openai_compat

@@ -21,10 +21,8 @@ import support
 import test_openai_responses as orr
 
 import alchemy
-from alchemy import emitter as emitter_module
 from alchemy.models import get_model
 from alchemy.providers import _responses_shared as shared
-from alchemy.providers import base as base_module
 from alchemy.server_tools import (
     CodeExecution,
     FileSearch,
@@ -54,16 +52,6 @@ SERVER_SEGMENTS = [
 
 def _fixture(name: str) -> list[dict[str, Any]]:
     return next(events for fixture, events in rf.all_segments() if fixture == name)
-
-
-@pytest.fixture
-def twins(
-    monkeypatch: pytest.MonkeyPatch, sse_decoder_cls: Any, event_buffer_cls: Any, json_delta_merger_cls: Any
-) -> None:
-    """Runs the parser on both twins of the SSE decoder, the buffer and the merger."""
-    monkeypatch.setattr(base_module, "SSEDecoder", sse_decoder_cls)
-    monkeypatch.setattr(emitter_module, "EventBuffer", event_buffer_cls)
-    monkeypatch.setattr(emitter_module, "JsonDeltaMerger", json_delta_merger_cls)
 
 
 # --------------------------------------------------------------------------- the recordings
