@@ -57,7 +57,7 @@ import asyncio
 import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Union
+from typing import TYPE_CHECKING, Any, Union, get_args
 
 from ..api_registry import get_api, register_api, unregister_api
 from ..errors import UnknownApiError
@@ -195,19 +195,7 @@ Chunk = Union[
     ErrorChunk,
     FailChunk,
 ]
-_CHUNK_TYPES = (
-    TextChunk,
-    ThinkingChunk,
-    ToolCallChunk,
-    ServerToolChunk,
-    CitationChunk,
-    PausedChunk,
-    UsageChunk,
-    ResponseIdChunk,
-    StopChunk,
-    ErrorChunk,
-    FailChunk,
-)
+_CHUNK_TYPES: tuple[type, ...] = get_args(Chunk)
 
 Script = Sequence[Any]
 """Batches of chunks, one batch per network chunk (a bare chunk is a batch of one).
