@@ -142,6 +142,7 @@ if TYPE_CHECKING:
     from .server_tools import UserLocation as UserLocation
     from .server_tools import approve as approve
     from .server_tools import needs_continuation as needs_continuation
+    from .server_tools import supported_server_tools as supported_server_tools
     from .emitter import EventEmitter as EventEmitter
     from .abort import AbortController as AbortController
     from .abort import AbortSignal as AbortSignal
@@ -244,6 +245,7 @@ _LAZY: dict[str, str] = {
     "UserLocation": "alchemy.server_tools",
     "approve": "alchemy.server_tools",
     "needs_continuation": "alchemy.server_tools",
+    "supported_server_tools": "alchemy.server_tools",
     "EventEmitter": "alchemy.emitter",
     "AbortController": "alchemy.abort",
     "AbortSignal": "alchemy.abort",

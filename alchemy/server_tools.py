@@ -47,6 +47,7 @@ __all__ = [
     "describe",
     "needs_continuation",
     "server_tools_for",
+    "supported_server_tools",
 ]
 
 ANTHROPIC: Final = wire_apis.ANTHROPIC_MESSAGES.name
@@ -382,6 +383,38 @@ def server_tools_for(api: str, tools: Iterable[ServerTool]) -> list[ServerTool]:
                 )
         checked.append(tool)
     return checked
+
+
+def supported_server_tools(model: Any) -> tuple[type[ServerTool], ...]:
+    """The server tool classes ``model`` takes: those its wire API offers that its provider does
+    not refuse for this model (asked the way a call asks, before any I/O; nothing is sent)."""
+    from ._args import need_instance
+    from .api_registry import get_api
+    from .options import StreamOptions
+    from .types import Context, Model
+
+    need_instance("supported_server_tools()", "model", model, Model)
+    check_request = getattr(get_api(model.api), "check_request", None)  # custom providers may have none
+    taken = []
+    for cls in SERVER_TOOL_CLASSES:
+        if model.api not in SERVER_TOOL_APIS[cls.kind]:
+            continue
+        if check_request is not None:
+            try:
+                check_request(model, Context(), StreamOptions(server_tools=[_sample(cls)]))
+            except ValueError:
+                continue
+        taken.append(cls)
+    return tuple(taken)
+
+
+def _sample(cls: type[ServerTool]) -> ServerTool:
+    """An instance of ``cls`` with the settings it requires and no others."""
+    if cls is FileSearch:
+        return FileSearch(["vs_sample"])
+    if cls is McpServer:
+        return McpServer(url="https://mcp.example.invalid", name="sample")
+    return cls()
 
 
 def needs_continuation(message: Any) -> bool:

@@ -13,7 +13,8 @@ from typing import Any
 import orjson
 import pytest
 from protocol_checks import assert_protocol
-from support import ROOT
+import support
+from support import ROOT, replay_server  # noqa: F401 (fixture)
 
 import alchemy
 from alchemy.emitter import EventEmitter
@@ -425,3 +426,58 @@ def test_importing_alchemy_does_not_import_server_tools_module() -> None:
     code = "import alchemy, sys; print('alchemy.server_tools' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT)
     assert out.stdout.strip() == "False"
+
+
+# --------------------------------------------------------------------------- a real handoff, end to end
+
+
+def _recorded_claude_turn() -> AssistantMessage:
+    """The final message of the recorded Anthropic web-fetch stream, parsed by the Anthropic provider."""
+    from anthropic_oracle import wire_bytes
+    from protocol_checks import run_parser
+
+    from alchemy.api_registry import get_api
+    from alchemy.models import get_model
+
+    sonnet = get_model("anthropic", "claude-sonnet-4-5")
+    path = support.require_shared() / "fixtures" / "vercel-ai" / "anthropic" / "anthropic-web-fetch-tool.1.chunks.txt"
+    _, message = run_parser(get_api("anthropic-messages"), sonnet, wire_bytes(path))
+    assert message.server_tool_calls and message.stop_reason == "stop"
+    return message
+
+
+@pytest.mark.parametrize("policy", ["drop", "text"])
+def test_a_claude_turn_with_server_tools_continues_on_chat_completions(replay_server: Any, policy: str) -> None:
+    from alchemy.testing import Replay
+
+    turn = _recorded_claude_turn()
+    context = Context.from_json(Context(messages=[UserMessage("Fetch it"), turn, UserMessage("Thanks")]).to_json())
+    target = support.wire_model("openai-completions", base_url=replay_server.base_url_for("openai-completions"))
+    replay_server.enqueue(Replay("openai-completions-answer", api="openai-completions"))
+    message = alchemy.complete(target, context, api_key="test-key-not-real", max_retries=0, foreign_server_tools=policy)
+    assert message.stop_reason == "stop", message.error_message
+    sent = replay_server.last_request.json["messages"]
+    assistant = next(m for m in sent if m["role"] == "assistant")
+    content = assistant["content"] if isinstance(assistant["content"], str) else "".join(
+        part["text"] for part in assistant["content"]
+    )
+    call = turn.server_tool_calls[0]
+    summary = f"[{call.name} run by anthropic, completed] input: "
+    assert turn.text.strip()[:40] in content
+    assert (summary in content) is (policy == "text")
+    assert ("web_fetch_result" in content) is (policy == "text"), "the result is summarised, or left out"
+    assert "server_tool_use" not in str(assistant) and "encrypted" not in str(assistant)
+
+
+def test_supported_server_tools_asks_the_provider_without_sending() -> None:
+    from alchemy.models import get_model
+
+    names = lambda key: [cls.__name__ for cls in alchemy.supported_server_tools(get_model(key))]  # noqa: E731
+    assert names("anthropic/claude-sonnet-4-5") == ["WebSearch", "WebFetch", "CodeExecution", "McpServer", "ToolSearch"]
+    assert names("openai/gpt-5") == ["WebSearch", "CodeExecution", "FileSearch", "McpServer", "ImageGeneration"]
+    assert names("google/gemini-2.5-flash") == ["WebSearch", "WebFetch", "CodeExecution"]
+    assert names("openrouter/anthropic/claude-sonnet-4.5") == ["WebSearch"]
+    assert names("groq/llama-3.3-70b-versatile") == [], "Chat Completions elsewhere: no web search"
+    assert names("amazon-bedrock/anthropic.claude-sonnet-4-5-20250929-v1:0") == []
+    with pytest.raises(TypeError, match="model"):
+        alchemy.supported_server_tools("anthropic/claude-sonnet-4-5")
