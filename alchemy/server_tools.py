@@ -5,9 +5,11 @@ may give, and :data:`FIELD_APIS` says which wire APIs carry each field, so a set
 an API cannot honour is refused at the call, naming the field and the APIs that take
 it. :data:`SERVER_TOOL_APIS` says which APIs offer each tool at all. Each provider
 module maps the objects to its own declaration (Anthropic's versioned ``tools``
-entries and ``mcp_servers``; the Responses API's ``tools``; Gemini's ``google_search``,
-``url_context`` and ``code_execution`` tools); the tests assert every pair of this table
-on the recorded request body.
+entries and ``mcp_servers``; the Responses API's ``tools``; Gemini's ``googleSearch``,
+``urlContext`` and ``codeExecution`` tools; ``web_search_options`` or OpenRouter's web
+plugin on Chat Completions) and refuses, at the call, what one model cannot take
+(:func:`supported_server_tools` asks it); the tests assert each declaration on the
+recorded request body.
 
 What the provider ran comes back as :class:`~alchemy.types.ServerToolCall` blocks and
 ``servertool_*`` events, with sources as :class:`~alchemy.types.Citation` on text blocks.
@@ -15,8 +17,8 @@ What the provider ran comes back as :class:`~alchemy.types.ServerToolCall` block
 Continuing a turn: Anthropic may stop a long server-side loop with ``pause_turn``: the
 message's ``stop_reason`` is ``"stop"`` and ``message.paused`` is true
 (:func:`needs_continuation`). Append the message to the context and call again: the
-model carries on where it stopped (:func:`alchemy.run_tools` does this by itself). An MCP call that the
-provider wants approved first ends as a ``ServerToolCall`` with
+model carries on where it stopped (:func:`alchemy.run_tools` does this by itself). An
+MCP call that the provider wants approved first ends as a ``ServerToolCall`` with
 ``status == "awaiting_approval"``; :func:`approve` gives the answer to put in the
 context before the next call.
 """
@@ -33,6 +35,7 @@ from ._args import fail_type, fail_value, need_bool, need_count, need_mapping_of
 __all__ = [
     "FIELD_APIS",
     "SERVER_TOOL_APIS",
+    "SERVER_TOOL_CLASSES",
     "CodeExecution",
     "FileSearch",
     "ImageGeneration",
