@@ -88,9 +88,12 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any, Final, Literal, get_args
+from typing import TYPE_CHECKING, Any, Final, Literal, get_args
 
 from .types import Model, ThinkingLevel
+
+if TYPE_CHECKING:
+    from .options import StreamOptions
 
 __all__ = [
     "BudgetRange",
@@ -100,6 +103,7 @@ __all__ = [
     "DEFAULT_THINKING_BUDGETS",
     "Family",
     "GeminiThinking",
+    "OPENAI_SAMPLING_OPTIONS",
     "THINKING_LEVELS",
     "budget_range",
     "can_turn_off_thinking",
@@ -118,7 +122,9 @@ __all__ = [
     "model_family",
     "normalize_model_id",
     "openai_reasoning_effort",
+    "openai_refused_sampling",
     "reasoning_table",
+    "refuse_openai_sampling",
     "supported_thinking_levels",
     "supports_xhigh",
     "thinking_budget_for",
@@ -615,6 +621,54 @@ def openai_reasoning_effort(model: Model, level: str) -> str | None:
     if "none" in efforts:
         return "none"
     return "minimal" if "minimal" in efforts else None
+
+
+OPENAI_SAMPLING_OPTIONS: Final = ("top_p", "frequency_penalty", "presence_penalty", "logprobs", "top_logprobs")
+"""The options OpenAI's reasoning models reject (temperature is dropped instead, see
+:func:`alchemy.capabilities.drop_temperature`)."""
+
+
+def openai_refused_sampling(model: Model, options: StreamOptions) -> str | None:
+    """The first of :data:`OPENAI_SAMPLING_OPTIONS` in ``options`` that OpenAI's own API (or Azure's)
+    refuses for ``model``, else ``None``.
+
+    Its reasoning models reject them, except the ones that take the effort ``none``
+    (GPT-5.1 and later, not the codex models) while they do not reason: effort ``none``,
+    their default. The effort is ``reasoning_effort`` if given, else the one ``reasoning``
+    maps to. ``logprobs=False`` asks for nothing and passes. The ``-chat`` models
+    (``gpt-5-chat-latest``) are chat models, whatever the registry says, and take them.
+    """
+    if not model.reasoning or model_family(model) != "openai" or "-chat" in normalize_model_id(model.id):
+        return None
+    given = [
+        name
+        for name in OPENAI_SAMPLING_OPTIONS
+        if getattr(options, name) is not None and not (name == "logprobs" and options.logprobs is False)
+    ]
+    if not given:
+        return None
+    effort = options.provider_options.get("reasoning_effort")
+    if effort is None and options.reasoning is not None:
+        effort = openai_reasoning_effort(model, options.reasoning)
+    if "none" in effort_values(model) and effort in (None, "none"):
+        return None
+    return given[0]
+
+
+def refuse_openai_sampling(model: Model, options: StreamOptions, api: str) -> None:
+    """``ValueError`` naming the sampling option OpenAI would reject for ``model`` (see
+    :func:`openai_refused_sampling`); both OpenAI APIs call it at the call."""
+    name = openai_refused_sampling(model, options)
+    if name is None:
+        return
+    hint = (
+        "; it takes it while it does not reason: pass reasoning_effort='none' (or reasoning='off')"
+        if "none" in effort_values(model)
+        else ""
+    )
+    raise ValueError(
+        f"option {name} cannot be sent to {model.key} on {api}: OpenAI's reasoning models reject it{hint}"
+    )
 
 
 @dataclass(frozen=True, slots=True)

@@ -121,7 +121,7 @@ from typing import TYPE_CHECKING, Any, Final, NoReturn
 import orjson
 
 from ..errors import ErrorKind, ProviderStreamError, StreamInterruptedError
-from ..model_facts import effort_values, openai_reasoning_effort
+from ..model_facts import effort_values, openai_reasoning_effort, refuse_openai_sampling
 from ..strict_tools import wire_parameters
 from ..wire_apis import OPENAI_RESPONSES
 from ..tool_ids import stable_hash
@@ -243,12 +243,14 @@ def wants_logprobs(options: StreamOptions) -> bool:
     return bool(options.logprobs) or (options.top_logprobs is not None and options.logprobs is not False)
 
 
-def check_request(model: Model, options: StreamOptions) -> None:
+def check_request(model: Model, options: StreamOptions, *, openai_host: bool) -> None:
     """What the option table cannot check alone; raises at the call, naming the options.
 
     ``top_logprobs`` with ``logprobs=False`` contradict each other; an explicit
     ``reasoning_effort`` must be one the model takes (when its efforts are known:
-    :func:`alchemy.model_facts.effort_values`); ``metadata`` must fit OpenAI's limits.
+    :func:`alchemy.model_facts.effort_values`); ``metadata`` must fit OpenAI's limits;
+    on OpenAI's and Azure's own services (``openai_host``) a reasoning model takes no
+    sampling options (:func:`alchemy.model_facts.refuse_openai_sampling`).
     """
     if options.logprobs is False and options.top_logprobs is not None:
         raise ValueError(
@@ -264,6 +266,8 @@ def check_request(model: Model, options: StreamOptions) -> None:
             )
     if options.metadata:
         _check_metadata(options.metadata)
+    if openai_host:
+        refuse_openai_sampling(model, options, model.api)
     if options.server_tools and model.provider == "xai":
         _check_xai_server_tools(options.server_tools)
 

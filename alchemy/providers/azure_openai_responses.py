@@ -192,7 +192,7 @@ class AzureOpenAIResponsesProvider(HttpProvider):
     error_kinds: ClassVar[Mapping[str, ErrorKind]] = RESPONSES_ERROR_KINDS
 
     def check_request(self, model: Model, context: Context, options: StreamOptions) -> None:
-        check_request(model, options)
+        check_request(model, options, openai_host=True)
         resource = _setting(options.provider_options, "azure_resource_name")
         if resource is not None:
             _resource_url(resource, "option azure_resource_name")  # raises for a malformed name

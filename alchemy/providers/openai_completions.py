@@ -70,6 +70,7 @@ from ..model_facts import (
     clamp_thinking_level,
     is_claude,
     openai_reasoning_effort,
+    refuse_openai_sampling,
     supports_xhigh,
     thinking_budget_for,
     uses_adaptive_thinking,
@@ -616,7 +617,8 @@ class OpenAICompletionsProvider(HttpProvider):
 
         ``metadata`` goes to OpenAI's own API only with a stored completion (it rejects
         it with ``store: false``, which alchemy sends unless ``extra_body`` sets
-        ``store: true``); ``logprobs=False`` contradicts ``top_logprobs``; ``server_tools``
+        ``store: true``); ``logprobs=False`` contradicts ``top_logprobs``; a reasoning model takes no sampling
+        options on OpenAI (:func:`alchemy.model_facts.refuse_openai_sampling`); ``server_tools``
         takes WebSearch only on OpenAI's search models and OpenRouter, with the settings
         that host carries.
         """
@@ -628,6 +630,8 @@ class OpenAICompletionsProvider(HttpProvider):
             )
         if options.logprobs is False and options.top_logprobs is not None:
             raise ValueError("option top_logprobs needs logprobs: drop logprobs=False (top_logprobs implies it)")
+        if _is_openai(model):
+            refuse_openai_sampling(model, options, model.api)
         if options.server_tools:
             _check_server_tools(model, options.server_tools)
 

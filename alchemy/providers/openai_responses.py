@@ -65,7 +65,7 @@ class OpenAIResponsesProvider(HttpProvider):
     error_kinds: ClassVar[Mapping[str, ErrorKind]] = RESPONSES_ERROR_KINDS
 
     def check_request(self, model: Model, context: Context, options: StreamOptions) -> None:
-        check_request(model, options)
+        check_request(model, options, openai_host=model.provider == "openai" or is_openai_host(self.base_url(model)))
 
     def build_request(self, model: Model, context: Context, options: StreamOptions) -> HttpRequest:
         settings = read_settings(options)
