@@ -154,7 +154,7 @@ class CitationChunk:
 
 @dataclass(frozen=True, slots=True)
 class PausedChunk:
-    pass
+    """The provider paused the turn (Anthropic ``pause_turn``): the message ends with ``paused`` set."""
 
 
 @dataclass(frozen=True, slots=True)
