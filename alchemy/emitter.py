@@ -254,6 +254,16 @@ class EventEmitter:
         return self._block if self._kind != _NONE else None
 
     @property
+    def block_count(self) -> int:
+        """How many blocks the message has so far (the open one included)."""
+        return len(self.message.content)
+
+    def text_blocks(self) -> list[tuple[int, TextContent]]:
+        """``(content_index, block)`` of every text block so far, in order (to place citations;
+        read them, do not change them: the emitter's calls do)."""
+        return [(i, block) for i, block in enumerate(self.message.content) if type(block) is TextContent]
+
+    @property
     def has_tool_calls(self) -> bool:
         """Whether the message holds a tool call (open or closed)."""
         return any(type(block) is ToolCall for block in self.message.content)

@@ -448,7 +448,7 @@ class GeminiStreamParser(SSEParser):
     def _cite(self) -> None:
         """The grounding supports as citations on the text blocks (byte offsets -> characters)."""
         emitter = self.emitter
-        texts = [(i, block.text) for i, block in enumerate(emitter.message.content) if type(block) is TextContent]
+        texts = [(i, block.text) for i, block in emitter.text_blocks()]
         chunks = (self._grounding or {}).get("groundingChunks")
         fallback = chunks if isinstance(chunks, list) else []
         supports = [(support, own if own is not None else fallback) for support, own in self._supports]

@@ -123,7 +123,7 @@ if TYPE_CHECKING:
     from ..capabilities import ToolChoice
     from ..emitter import EventEmitter
     from ..streaming import StreamOptions
-    from ..types import CacheRetention, CitationKind, Context, Message, Model, ServerToolStatus, StopReason, Tool
+    from ..types import CitationKind, Context, Message, Model, ServerToolStatus, StopReason, Tool
 
 __all__ = [
     "ANTHROPIC_VERSION",
@@ -1112,9 +1112,9 @@ class AnthropicParser(SSEParser):
             call_id = str(start["id"])
             extra = {key: value for key, value in start.items() if key not in _CALL_FIELDS}
             emitter.server_tool_start(call_id, str(start["name"]), wire={"call": extra})
-            content = emitter.message.content
-            if content and type(content[-1]) is ServerToolCall:
-                self._server_calls[call_id] = content[-1]
+            opened = emitter.open_block
+            if type(opened) is ServerToolCall:
+                self._server_calls[call_id] = opened
         elif kind == _RESULT:
             self._result(start)
         else:

@@ -410,8 +410,8 @@ class CohereChatParser(SSEParser):
             emitter.thinking_start()
         else:
             emitter.text_start()
-        if isinstance(index, int):
-            self._blocks[index] = len(emitter.message.content) - 1
+        if isinstance(index, int) and emitter.current_index is not None:
+            self._blocks[index] = emitter.current_index
         self._content_delta(content)
 
     def _content_delta(self, content: Any) -> None:
@@ -439,16 +439,15 @@ class CohereChatParser(SSEParser):
         if cited.get("type") in _UNPLACED_CITATIONS:
             logger.info("%s: a citation of a %s is not kept (only text blocks carry citations)", LABEL, cited["type"])
             return
-        content = self.emitter.message.content
+        texts = dict(self.emitter.text_blocks())
         target = self._blocks.get(cited["content_index"]) if isinstance(cited.get("content_index"), int) else None
-        if target is not None and type(content[target]) is TextContent:
+        if target is not None and target in texts:
             spans = [(target, 0)]
         else:  # offsets into the message's text parts read as one text
             spans, offset = [], 0
-            for position, block in enumerate(content):
-                if type(block) is TextContent:
-                    spans.append((position, offset))
-                    offset += len(block.text)
+            for position, block in texts.items():
+                spans.append((position, offset))
+                offset += len(block.text)
         if not spans:
             logger.warning("%s sent a citation before any text; it is not kept: %.200r", LABEL, cited)
             return
@@ -457,7 +456,7 @@ class CohereChatParser(SSEParser):
         for candidate, candidate_base in spans:
             if start is not None and candidate_base <= start:
                 position, base = candidate, candidate_base
-        block = cast(TextContent, content[position])
+        block = texts[position]
         text = cited.get("text")
         span = _anchor(block.text, text if isinstance(text, str) else None, start, end, base)
         title = next(
@@ -501,7 +500,7 @@ class CohereChatParser(SSEParser):
         call_id = call.get("id")
         name = function.get("name")
         emitter.tool_call_start(
-            call_id if isinstance(call_id, str) and call_id else f"call_{len(emitter.message.content)}",
+            call_id if isinstance(call_id, str) and call_id else f"call_{emitter.block_count}",
             name if isinstance(name, str) else "",
         )
         self._arguments(function.get("arguments"))

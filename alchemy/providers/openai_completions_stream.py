@@ -364,15 +364,12 @@ class _Sources:
 
     def place(self, emitter: EventEmitter, *, final: bool) -> None:
         """Puts the waiting sources on text blocks (see the module docstring); at the end, all of them."""
-        content = emitter.message.content
-        texts = [(i, block) for i, block in enumerate(content) if type(block) is TextContent]
+        texts = emitter.text_blocks()
         if not texts:
             if not final:
                 return
             emitter.text_start()  # sources of an answer with no text: an empty text block holds them
-            block = content[-1]
-            assert type(block) is TextContent
-            texts = [(len(content) - 1, block)]
+            texts = emitter.text_blocks()
         if self.whole:
             emitter.add_citations(self.whole, index=texts[-1][0])
             self.whole = []
