@@ -62,7 +62,14 @@ every key in play from the ``error_message`` of :meth:`EventEmitter.error`.
 
 Parsers read the state they need through small accessors (:attr:`~EventEmitter.open_block`,
 :attr:`~EventEmitter.has_tool_calls`, :attr:`~EventEmitter.stop_reason`,
-:attr:`~EventEmitter.response_id`) rather than reaching into ``message.content``.
+:attr:`~EventEmitter.response_id`, :meth:`~EventEmitter.text_blocks` to place citations,
+:attr:`~EventEmitter.block_count`) rather than reaching into ``message.content``.
+
+Tools the provider runs itself open a :class:`~alchemy.types.ServerToolCall` block
+(:meth:`EventEmitter.server_tool_start`, input fragments, :meth:`EventEmitter.server_tool_end`
+with the result; :meth:`EventEmitter.server_tool` for a whole one); citations go on a text
+block with :meth:`EventEmitter.add_citations`; :meth:`EventEmitter.set_paused` marks a paused
+turn. Server tool calls never make a turn stop with ``toolUse``.
 
 Retries: a runner may restart an attempt with :meth:`EventEmitter.restart` as long
 as :attr:`EventEmitter.content_delivered` is false, i.e. the consumer has seen at
