@@ -278,7 +278,7 @@ def test_stop_is_a_list() -> None:
 
 
 def test_api_key_stays_out_of_the_options_repr() -> None:
-    secret = "sk-test-not-real-0123456789"
+    secret = "test-secret-not-real-0123456789"
     events = alchemy.stream(model_for("anthropic-messages"), CONTEXT, api_key=secret, extra_headers={"a": secret})
     assert secret not in repr(events.options)
     events.close()

@@ -63,7 +63,7 @@ from alchemy.types import (
     UserMessage,
 )
 
-KEY = "AIzaSy-test-key-0123456789abcdef"
+KEY = "test-gemini-key-not-real"
 FLASH_25 = get_model("google", "gemini-2.5-flash")
 PRO_25 = get_model("google", "gemini-2.5-pro")
 FLASH_3 = get_model("google", "gemini-3-flash-preview")

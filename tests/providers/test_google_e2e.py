@@ -40,7 +40,7 @@ from alchemy.models import get_model
 from alchemy.testing import Drop, ErrorEvent, Replay, ReplayServer
 from alchemy.types import AssistantMessage, Context, Model, Tool, UserMessage
 
-KEY = "AIzaSy-e2e-key-0123456789abcdef"
+KEY = "test-gemini-key-not-real-e2e"
 GEMINI = get_model("google", "gemini-3-flash-preview")
 VERTEX = get_model("google-vertex", "gemini-3-flash-preview")
 CONTEXT = Context(

@@ -45,7 +45,7 @@ from alchemy.types import (
     UserMessage,
 )
 
-KEY = "AIzaSy-server-tools-0123456789abcdef"
+KEY = "test-gemini-key-not-real-server-tools"
 FLASH_25 = get_model("google", "gemini-2.5-flash")
 FLASH_3 = get_model("google", "gemini-3-flash-preview")
 VERTEX_25 = get_model("google-vertex", "gemini-2.5-flash")

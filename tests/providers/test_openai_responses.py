@@ -54,7 +54,7 @@ GPT5_MINI = get_model("openai", "gpt-5-mini")
 GPT4O = get_model("openai", "gpt-4o")
 O3 = get_model("openai", "o3")
 GPT5_PRO = get_model("openai", "gpt-5-pro")
-KEY = "sk-test-key-0123456789"
+KEY = "test-openai-key-not-real"
 
 WEATHER = Tool(
     "get_weather",

@@ -37,7 +37,7 @@ from alchemy.server_tools import (
 from alchemy.testing import Replay, ReplayServer
 from alchemy.types import AssistantMessage, Context, Model, ServerToolCall, TextContent, UserMessage
 
-KEY = "sk-test-key-0123456789"
+KEY = "test-openai-key-not-real"
 FAST = {"max_retry_delay": 0.05, "timeout": 10.0}
 GPT5 = get_model("openai", "gpt-5")
 GPT4O = get_model("openai", "gpt-4o")
