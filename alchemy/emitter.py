@@ -270,6 +270,20 @@ class EventEmitter:
         read them, do not change them: the emitter's calls do)."""
         return [(i, block) for i, block in enumerate(self.message.content) if type(block) is TextContent]
 
+    def text_block_at(self, offset: int) -> tuple[int, TextContent, int] | None:
+        """The text block holding character ``offset`` of the text blocks laid end to end (the last
+        one when ``offset`` is past the end): ``(content_index, block, the block's own offset)``;
+        ``None`` when there is no text block. Where providers give citation ranges over the
+        whole answer, this says which block a range starts in."""
+        found: tuple[int, TextContent, int] | None = None
+        base = 0
+        for index, block in self.text_blocks():
+            if found is not None and base > offset:
+                break
+            found = (index, block, base)
+            base += len(block.text)
+        return found
+
     @property
     def has_tool_calls(self) -> bool:
         """Whether the message holds a tool call (open or closed)."""

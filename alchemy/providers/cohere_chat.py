@@ -439,24 +439,22 @@ class CohereChatParser(SSEParser):
         if cited.get("type") in _UNPLACED_CITATIONS:
             logger.info("%s: a citation of a %s is not kept (only text blocks carry citations)", LABEL, cited["type"])
             return
-        texts = dict(self.emitter.text_blocks())
-        target = self._blocks.get(cited["content_index"]) if isinstance(cited.get("content_index"), int) else None
-        if target is not None and target in texts:
-            spans = [(target, 0)]
-        else:  # offsets into the message's text parts read as one text
-            spans, offset = [], 0
-            for position, block in texts.items():
-                spans.append((position, offset))
-                offset += len(block.text)
-        if not spans:
+        emitter = self.emitter
+        texts = dict(emitter.text_blocks())
+        if not texts:
             logger.warning("%s sent a citation before any text; it is not kept: %.200r", LABEL, cited)
             return
         start, end = _offset(cited.get("start")), _offset(cited.get("end"))
-        position, base = spans[0]
-        for candidate, candidate_base in spans:
-            if start is not None and candidate_base <= start:
-                position, base = candidate, candidate_base
-        block = texts[position]
+        target = self._blocks.get(cited["content_index"]) if isinstance(cited.get("content_index"), int) else None
+        if target is not None and target in texts:
+            position, block, base = target, texts[target], 0
+        elif start is None:
+            position, block = next(iter(texts.items()))
+            base = 0
+        else:  # offsets into the message's text parts read as one text
+            located = emitter.text_block_at(start)
+            assert located is not None
+            position, block, base = located
         text = cited.get("text")
         span = _anchor(block.text, text if isinstance(text, str) else None, start, end, base)
         title = next(

@@ -65,7 +65,7 @@ from .._speedups._limits import exceeds_json_depth
 from ..emitter import too_deep_arguments
 from ..errors import ErrorKind, ProviderStreamError, StreamInterruptedError
 from ..overflow import classify_error
-from ..types import Citation, StopReason, TextContent, ThinkingContent, TokenLogprob, ToolCall, Usage
+from ..types import Citation, StopReason, ThinkingContent, TokenLogprob, ToolCall, Usage
 from ._chunks import NOT_JSON, loads_replacing_lone_surrogates
 from .base import SSEParser
 
@@ -385,26 +385,20 @@ class _Sources:
             if citation.end > total and not final:
                 waiting.append(citation)
                 continue
-            index, local = _local_range(texts, citation)
+            index, local = _local_range(emitter, citation)
             placed.setdefault(index, []).append(local)
         for index, citations in placed.items():
             emitter.add_citations(citations, index=index)
         self.ranged = waiting
 
 
-def _local_range(texts: list[tuple[int, TextContent]], citation: Citation) -> tuple[int, Citation]:
+def _local_range(emitter: EventEmitter, citation: Citation) -> tuple[int, Citation]:
     """The text block holding ``citation.start`` (offsets into the whole message text) and the
     citation with its range made relative to that block (cut at the block's end)."""
     assert citation.start is not None and citation.end is not None
-    offset = 0
-    index, block = texts[-1]
-    for candidate_index, candidate in texts:
-        if citation.start < offset + len(candidate.text):
-            index, block = candidate_index, candidate
-            break
-        offset += len(candidate.text)
-    else:
-        offset -= len(block.text)
+    located = emitter.text_block_at(citation.start)
+    assert located is not None  # placed only once a text block exists
+    index, block, offset = located
     length = len(block.text)
     start = min(max(citation.start - offset, 0), length)
     end = min(max(citation.end - offset, start), length)

@@ -481,3 +481,15 @@ def test_supported_server_tools_asks_the_provider_without_sending() -> None:
     assert names("amazon-bedrock/anthropic.claude-sonnet-4-5-20250929-v1:0") == []
     with pytest.raises(TypeError, match="model"):
         alchemy.supported_server_tools("anthropic/claude-sonnet-4-5")
+
+
+def test_text_block_at_places_offsets_over_the_text_blocks(emitter: EventEmitter) -> None:
+    assert emitter.text_block_at(0) is None
+    emitter.text_delta("Hello")  # block 0, characters 0-4
+    emitter.text_start()  # block 1, empty
+    emitter.thinking_delta("hmm")  # block 2, not text
+    emitter.text_delta("abc")  # block 3, characters 5-7
+    content = emitter.message.content
+    assert emitter.text_block_at(2) == (0, content[0], 0)
+    assert emitter.text_block_at(5) == (3, content[3], 5), "an empty block holds nothing"
+    assert emitter.text_block_at(99) == (3, content[3], 5), "past the end: the last block"
