@@ -655,7 +655,7 @@ def openai_refused_sampling(model: Model, options: StreamOptions) -> str | None:
     return given[0]
 
 
-def refuse_openai_sampling(model: Model, options: StreamOptions, api: str) -> None:
+def refuse_openai_sampling(model: Model, options: StreamOptions) -> None:
     """``ValueError`` naming the sampling option OpenAI would reject for ``model`` (see
     :func:`openai_refused_sampling`); both OpenAI APIs call it at the call."""
     name = openai_refused_sampling(model, options)
@@ -667,7 +667,7 @@ def refuse_openai_sampling(model: Model, options: StreamOptions, api: str) -> No
         else ""
     )
     raise ValueError(
-        f"option {name} cannot be sent to {model.key} on {api}: OpenAI's reasoning models reject it{hint}"
+        f"option {name} cannot be sent to {model.key} on {model.api}: OpenAI's reasoning models reject it{hint}"
     )
 
 

@@ -267,7 +267,7 @@ def check_request(model: Model, options: StreamOptions, *, openai_host: bool) ->
     if options.metadata:
         _check_metadata(options.metadata)
     if openai_host:
-        refuse_openai_sampling(model, options, model.api)
+        refuse_openai_sampling(model, options)
     if options.server_tools and model.provider == "xai":
         _check_xai_server_tools(options.server_tools)
 

@@ -631,7 +631,7 @@ class OpenAICompletionsProvider(HttpProvider):
         if options.logprobs is False and options.top_logprobs is not None:
             raise ValueError("option top_logprobs needs logprobs: drop logprobs=False (top_logprobs implies it)")
         if _is_openai(model):
-            refuse_openai_sampling(model, options, model.api)
+            refuse_openai_sampling(model, options)
         if options.server_tools:
             _check_server_tools(model, options.server_tools)
 
