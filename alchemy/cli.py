@@ -549,16 +549,24 @@ def parse_options(pairs: Iterable[str], api: str) -> dict[str, Any]:
     return options
 
 
-_PLAIN_SERVER_TOOLS = ("web_search", "web_fetch", "code_execution", "image_generation", "tool_search")
-"""The server tools ``--server-tool`` names: those that need no setting (file search and MCP do)."""
+def plain_server_tools() -> dict[str, Any]:
+    """The server tools ``--server-tool`` names, by kind, made with their default settings: those
+    that need no setting (file search and MCP servers do)."""
+    from .server_tools import SERVER_TOOL_CLASSES
+
+    plain = {}
+    for cls in SERVER_TOOL_CLASSES:
+        try:
+            plain[cls.kind] = cls()
+        except (TypeError, ValueError):
+            continue
+    return plain
 
 
 def server_tools_named(names: Iterable[str]) -> list[Any]:
     """The server tool objects, default settings, for ``--server-tool`` names."""
-    from .server_tools import SERVER_TOOL_CLASSES
-
-    by_kind = {cls.kind: cls for cls in SERVER_TOOL_CLASSES}
-    return [by_kind[name]() for name in dict.fromkeys(names)]
+    plain = plain_server_tools()
+    return [plain[name] for name in dict.fromkeys(names)]
 
 
 def read_prompt(prompt: str | None, stdin: TextIO) -> str:
@@ -906,7 +914,7 @@ def build_parser() -> argparse.ArgumentParser:
         dest="server_tools",
         action="append",
         default=[],
-        choices=_PLAIN_SERVER_TOOLS,
+        choices=list(plain_server_tools()),
         help="a tool the provider runs itself, with its default settings (repeatable)",
     )
     chat.add_argument("--reasoning", choices=THINKING_LEVELS, default=None, help="reasoning level (clamped per model)")
